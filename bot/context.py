@@ -1,0 +1,77 @@
+"""What a handler gets (the event, its person, a session) and how it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import Event
+from cards.models import Card
+from cards.render import render_card
+from storage.models import Person
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The slice of configuration that handlers need."""
+
+    locale: str = "zh"
+    timezone: str = "Asia/Shanghai"
+    sla_hours: dict[str, float] = field(
+        default_factory=lambda: {
+            "hr_review": 24.0,
+            "needs_info": 48.0,
+            "leader_approval": 72.0,
+            "feedback": 4.0,
+        }
+    )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def sla(self, stage: str, overrides: dict[str, float] | None = None) -> timedelta | None:
+        hours = (overrides or {}).get(stage, self.sla_hours.get(stage))
+        return None if hours is None else timedelta(hours=float(hours))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One thing to send: a new card to a person or to the event's conversation, or an update."""
+
+    card: Card
+    to_person: Person | None = None  # None: reply into the event's conversation
+    update: bool = False  # True: replace the card ``card.key`` already shown to the recipient
+
+
+@dataclass
+class Context:
+    event: Event
+    session: AsyncSession
+    person: Person
+    now: datetime
+    settings: Settings
+    args: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def card(self, name: str, key: str | None = None, **context: Any) -> Card:
+        context.setdefault("tz", self.settings.timezone)
+        return render_card(name=name, context=context, locale=self.settings.locale, key=key)
+
+    def reply(self, name: str, **context: Any) -> None:
+        """Answer in the conversation the event came from."""
+        self.outgoing.append(Outgoing(card=self.card(name, **context)))
+
+    def notify(self, person: Person, name: str, key: str | None = None, **context: Any) -> None:
+        """Send a card to a person directly (their 1:1 chat with the bot)."""
+        self.outgoing.append(Outgoing(card=self.card(name, key=key, **context), to_person=person))
+
+    def update_card(self, key: str, name: str, **context: Any) -> None:
+        """Replace the card the actor tapped, in place."""
+        card = self.card(name, key=key, **context)
+        self.outgoing.append(Outgoing(card=card, to_person=self.person, update=True))

@@ -1,0 +1,203 @@
+"""From a verified Event to committed state and queued replies, in one transaction.
+
+Order matters: (1) the inbox row makes a retried event a no-op, (2) the actor is resolved
+against the directory, (3) the handler runs inside a savepoint so a user error or a crash
+undoes its writes but keeps the inbox row and the answer, (4) replies go to the outbox in
+the same transaction, so nothing is sent for work that did not commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.context import Context, Outgoing, Settings
+from bot.errors import UserFacingError
+from bot.events import ConversationKind, Event, EventKind
+from bot.log import dispatch_log, mask_mobiles
+from bot.routing import Handler, Router, RouteTable
+from cards.models import Card
+from cards.render import render_card
+from handlers.referral_form import normalize_text, split_command
+from storage.db import SessionFactory
+from storage.models import Inbox, Person
+from storage.repo.conversations import get_pending_input
+from storage.repo.outbox import enqueue_message
+from storage.repo.people import get_person_by_platform_id, platform_address
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    duplicate: bool
+    route: str
+    outbox_ids: tuple[int, ...] = ()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        routers: Iterable[Router],
+        settings: Settings,
+        clock: Clock | None = None,
+        pending_input: Handler | None = None,
+        fallback: Handler | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.routes = RouteTable().include(routers)
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.pending_input = pending_input
+        self.fallback = fallback
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def feed(self, event: Event) -> DispatchResult:
+        """Handle one event exactly once; returns what was queued."""
+        started = time.perf_counter()
+        lock = self._locks.setdefault((event.platform, event.actor_id), asyncio.Lock())
+        async with lock:
+            result = await self._feed_locked(event)
+        dispatch_log.info(
+            "event=%s platform=%s route=%s duplicate=%s queued=%d ms=%.1f",
+            event.event_id, event.platform, result.route, result.duplicate,
+            len(result.outbox_ids), (time.perf_counter() - started) * 1000,
+        )
+        return result
+
+    async def _feed_locked(self, event: Event) -> DispatchResult:
+        async with self.session_factory() as session:
+            try:
+                async with session.begin_nested():
+                    session.add(Inbox(platform=event.platform, event_id=event.event_id))
+                    await session.flush()
+            except IntegrityError:
+                await session.rollback()
+                return DispatchResult(duplicate=True, route="duplicate")
+            now = self.clock()
+            person = await get_person_by_platform_id(
+                session=session, platform=event.platform, user_id=event.actor_id
+            )
+            if person is None:
+                card = render_card(name="not_in_directory", context={}, locale=self.settings.locale)
+                outgoing = [Outgoing(card=card)]
+                route = "unknown_person"
+            else:
+                ctx = Context(event=event, session=session, person=person, now=now,
+                              settings=self.settings)
+                route = await self._run(ctx)
+                outgoing = ctx.outgoing
+            ids = await self._enqueue(session, event, outgoing, now)
+            await session.commit()
+            return DispatchResult(duplicate=False, route=route, outbox_ids=ids)
+
+    async def _run(self, ctx: Context) -> str:
+        handler, route = await self._resolve(ctx)
+        try:
+            async with ctx.session.begin_nested():
+                await handler(ctx)
+        except UserFacingError as err:
+            ctx.outgoing.clear()
+            ctx.reply(err.template, **err.context)
+            return f"{route}!{err.template}"
+        except Exception:
+            dispatch_log.exception("handler failed: event=%s route=%s", ctx.event.event_id, route)
+            ctx.outgoing.clear()
+            ctx.reply("error_generic")
+            return f"{route}!error"
+        return route
+
+    async def _resolve(self, ctx: Context) -> tuple[Handler, str]:
+        event = ctx.event
+        if event.kind == EventKind.CARD_ACTION and event.action is not None:
+            ctx.params = dict(event.action.params)
+            if event.action.card_key:
+                ctx.params.setdefault("card_key", event.action.card_key)
+            handler = self.routes.actions.get(event.action.action_id)
+            if handler is not None:
+                return handler, f"action:{event.action.action_id}"
+            return self._help("unknown_action"), "action:unknown"
+        text = normalize_text(event.text)
+        word, rest = split_command(text, self.routes.commands.keys())
+        if word is not None:
+            ctx.args = rest
+            return self.routes.commands[word.lower()], f"command:{word}"
+        ctx.args = text
+        if self.pending_input is not None and text:
+            pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
+            if pending is not None:
+                return self.pending_input, "pending_input"
+        if self.fallback is not None and text:
+            return self.fallback, "fallback"
+        return self._help("help"), "help"
+
+    def _help(self, template: str) -> Handler:
+        async def reply_help(ctx: Context) -> None:
+            ctx.reply(template)
+
+        return reply_help
+
+    async def _enqueue(
+        self, session: AsyncSession, event: Event, outgoing: list[Outgoing], now: datetime
+    ) -> tuple[int, ...]:
+        ids: list[int] = []
+        for index, out in enumerate(outgoing):
+            target = _target_of(event, out)
+            if target is None:
+                dispatch_log.warning("no address for person=%s", out.to_person and out.to_person.id)
+                continue
+            platform, kind, address, group = target
+            card = _mask_card(out.card) if group else out.card
+            row = await enqueue_message(
+                session=session,
+                idempotency_key=f"{event.platform}:{event.event_id}:{index}",
+                platform=platform,
+                target_kind=kind,
+                target=address,
+                group=group,
+                kind="card_update" if out.update else "card",
+                payload={"card": card.to_dict(), "reply_handle": event.reply_handle},
+                now=now,
+            )
+            assert row.id is not None
+            ids.append(row.id)
+        return tuple(ids)
+
+
+def _target_of(event: Event, out: Outgoing) -> tuple[str, str, str, bool] | None:
+    """(platform, target kind, address, is group) for one outgoing card."""
+    if out.to_person is None:
+        group = event.conversation.kind == ConversationKind.GROUP
+        return event.platform, "conversation", event.conversation.id, group
+    person: Person = out.to_person
+    address = platform_address(person, event.platform)
+    if address:
+        return event.platform, "person", address, False
+    for platform in ("dingtalk", "wecom"):
+        address = platform_address(person, platform)
+        if address:
+            return platform, "person", address, False
+    return None
+
+
+def _mask_card(card: Card) -> Card:
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_mobiles(value)
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mask(v) for v in value]
+        return value
+
+    masked = mask(card.to_dict())
+    return replace(Card.from_dict(masked), key=card.key)

@@ -1,0 +1,82 @@
+"""In-process chat: people of the directory talk to the bot with no platform in between.
+
+Drives the terminal chat (`hrbot shell`) and end-to-end tests: each `say`/`tap` goes through
+the real dispatcher, transaction and outbox, and what would have been sent is recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.context import Settings
+from bot.dispatch import Dispatcher, DispatchResult
+from bot.events import CardAction, Conversation, ConversationKind, Event, EventKind, Platform
+from bot.messenger import OutboundMessage, RecordingMessenger
+from bot.outbox import OutboxWorker
+from cards.models import Button, Card
+from handlers import ROUTERS, answer_pending, not_understood
+from storage.db import SessionFactory
+
+
+class LocalChat:
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.messenger = RecordingMessenger()
+        self.dispatcher = Dispatcher(
+            session_factory=session_factory, routers=ROUTERS, settings=settings or Settings(),
+            clock=self.clock, pending_input=answer_pending, fallback=not_understood,
+        )
+        self.worker = OutboxWorker(session_factory=session_factory, messenger=self.messenger,
+                                   clock=self.clock)
+        self._ids = itertools.count(1)
+        self.last_result: DispatchResult | None = None
+
+    async def feed(self, event: Event) -> list[OutboundMessage]:
+        """Dispatch one event and send what it queued; returns those messages."""
+        before = len(self.messenger.sent)
+        self.last_result = await self.dispatcher.feed(event)
+        await self.worker.drain()
+        return self.messenger.sent[before:]
+
+    async def say(
+        self, employee_no: str, text: str, *, group: str | None = None
+    ) -> list[OutboundMessage]:
+        conversation = (
+            Conversation(id=f"group:{group}", kind=ConversationKind.GROUP)
+            if group else Conversation(id=employee_no)
+        )
+        return await self.feed(Event(
+            platform=Platform.SHELL, event_id=f"local-{next(self._ids)}",
+            kind=EventKind.MESSAGE, actor_id=employee_no, conversation=conversation, text=text,
+        ))
+
+    async def tap(self, employee_no: str, card: Card, button: Button | str) -> list[OutboundMessage]:
+        """Tap a button (or the button whose label is ``button``) on a card."""
+        if isinstance(button, str):
+            matches = [b for b in card.buttons if b.label == button]
+            if not matches:
+                labels = [b.label for b in card.buttons]
+                raise LookupError(f"no button {button!r} on card {card.title!r}: {labels}")
+            button = matches[0]
+        return await self.feed(Event(
+            platform=Platform.SHELL, event_id=f"local-{next(self._ids)}",
+            kind=EventKind.CARD_ACTION, actor_id=employee_no,
+            conversation=Conversation(id=employee_no),
+            action=CardAction(action_id=button.action, params=dict(button.params),
+                              card_key=card.key),
+        ))
+
+    def inbox(self, employee_no: str) -> list[Card]:
+        """Every card in this person's chat with the bot, updates applied."""
+        return self.messenger.cards_for(Platform.SHELL, employee_no)
+
+    def group(self, name: str) -> list[Card]:
+        return self.messenger.cards_for(Platform.SHELL, f"group:{name}")

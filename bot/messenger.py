@@ -1,0 +1,52 @@
+"""The sending side: what an outbox row becomes, and the protocol each platform implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cards.models import Card
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    outbox_id: int
+    idempotency_key: str
+    platform: str
+    target_kind: str  # person | conversation
+    target: str
+    group: bool
+    kind: str  # card | card_update
+    card: Card
+    reply_handle: dict[str, Any] = field(default_factory=dict)
+
+
+class Messenger(Protocol):
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Send one message; raise to have the outbox retry it later."""
+
+
+class TransientDeliveryError(Exception):
+    """The platform said "later" (throttled, 5xx, timeout): retry with backoff."""
+
+
+@dataclass
+class RecordingMessenger:
+    """Keeps what would have been sent, per recipient, with card updates applied in place."""
+
+    sent: list[OutboundMessage] = field(default_factory=list)
+    # (platform, target) -> cards in arrival order; an update replaces the card with its key
+    inboxes: dict[tuple[str, str], list[Card]] = field(default_factory=dict)
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        self.sent.append(message)
+        box = self.inboxes.setdefault((message.platform, message.target), [])
+        if message.kind == "card_update" and message.card.key:
+            for index, card in enumerate(box):
+                if card.key == message.card.key:
+                    box[index] = message.card
+                    return
+        box.append(message.card)
+
+    def cards_for(self, platform: str, target: str) -> list[Card]:
+        return list(self.inboxes.get((platform, target), []))

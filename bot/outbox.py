@@ -1,0 +1,73 @@
+"""Outbox worker: sends what committed transactions queued, at most once per row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.log import outbox_log
+from bot.messenger import Messenger, OutboundMessage, TransientDeliveryError
+from cards.models import Card
+from storage.db import SessionFactory, session_scope
+from storage.repo.outbox import claim_messages, mark_message_failed, mark_message_sent
+
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(600, 2 ** attempt))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        messenger: Messenger,
+        clock: Callable[[], datetime] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.session_factory = session_factory
+        self.messenger = messenger
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.lease = lease
+
+    async def drain(self, limit: int = 100) -> int:
+        """Send every due row; returns how many were sent."""
+        sent = 0
+        while True:
+            async with session_scope(self.session_factory) as session:
+                rows = await claim_messages(session=session, now=self.clock(), lease=self.lease,
+                                            limit=limit)
+                claimed = [(row.id, row) for row in rows]
+            if not claimed:
+                return sent
+            for row_id, row in claimed:
+                assert row_id is not None
+                message = OutboundMessage(
+                    outbox_id=row_id, idempotency_key=row.idempotency_key,
+                    platform=row.platform, target_kind=row.target_kind, target=row.target,
+                    group=row.group, kind=row.kind, card=Card.from_dict(row.payload["card"]),
+                    reply_handle=row.payload.get("reply_handle", {}),
+                )
+                sent += await self._send(message, row.attempts)
+
+    async def _send(self, message: OutboundMessage, attempts: int) -> int:
+        try:
+            await self.messenger.deliver(message)
+        except TransientDeliveryError as err:
+            retry = backoff(attempts) if attempts + 1 < MAX_ATTEMPTS else None
+            await self._failed(message.outbox_id, str(err), retry)
+            return 0
+        except Exception as err:
+            outbox_log.exception("delivery failed for outbox=%s", message.outbox_id)
+            await self._failed(message.outbox_id, repr(err), None)
+            return 0
+        async with session_scope(self.session_factory) as session:
+            await mark_message_sent(session=session, row_id=message.outbox_id, now=self.clock())
+        return 1
+
+    async def _failed(self, row_id: int, error: str, retry: timedelta | None) -> None:
+        async with session_scope(self.session_factory) as session:
+            await mark_message_failed(session=session, row_id=row_id, now=self.clock(),
+                                      error=error, retry_in=retry)

@@ -1,0 +1,78 @@
+"""What is happening to my referrals, and what is waiting for me."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.errors import UserFacingError
+from bot.routing import Router
+from handlers.announce import task_card_name
+from handlers.referral_form import normalize_text
+from handlers.views import card_key, referral_view
+from handlers.workflow import may_act
+from storage.models import Candidate, Position
+from storage.repo.conversations import get_draft, get_pending_input
+from storage.repo.referrals import (
+    get_referral,
+    list_assigned_referrals,
+    list_referrals_by_referrer,
+)
+
+router = Router("progress")
+
+_VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
+
+
+@router.command("进度", "progress", "status")
+async def show_progress(ctx: Context) -> None:
+    """`进度` lists my referrals; `进度 12` shows one referral's timeline."""
+    arg = normalize_text(ctx.args).lstrip("#")
+    if arg.isdigit():
+        await _show_one(ctx, int(arg))
+        return
+    rows = []
+    for referral in await list_referrals_by_referrer(session=ctx.session,
+                                                     referrer_id=ctx.person.id or 0):
+        candidate = await ctx.session.get(Candidate, referral.candidate_id)
+        position = await ctx.session.get(Position, referral.position_id)
+        rows.append({"id": referral.id, "state": referral.state.value,
+                     "candidate": candidate.name if candidate else "",
+                     "position": position.title if position else "",
+                     "updated_at": referral.updated_at})
+    ctx.reply("progress_list", rows=rows)
+
+
+@router.action("progress.show")
+async def tap_progress(ctx: Context) -> None:
+    rid = ctx.params.get("rid", "")
+    if not rid.isdigit():
+        raise UserFacingError("bad_action")
+    await _show_one(ctx, int(rid))
+
+
+async def _show_one(ctx: Context, referral_id: int) -> None:
+    referral = await get_referral(session=ctx.session, referral_id=referral_id)
+    if referral is None:
+        raise UserFacingError("not_found", {"referral_id": referral_id})
+    position = await ctx.session.get(Position, referral.position_id)
+    assert position is not None
+    if referral.assignee_id != ctx.person.id and not may_act(
+        ctx.person, _VIEWERS, referral, position
+    ):
+        raise UserFacingError("forbidden", {"action": "progress", "referral_id": referral.id})
+    ctx.reply("progress", r=await referral_view(ctx, referral))
+
+
+@router.command("待办", "todo", "todos")
+async def show_todos(ctx: Context) -> None:
+    """My open tasks, each re-sent as its task card so one tap finishes it."""
+    referrals = await list_assigned_referrals(session=ctx.session, assignee_id=ctx.person.id or 0)
+    draft = await get_draft(session=ctx.session, person_id=ctx.person.id or 0)
+    pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
+    views = [await referral_view(ctx, r) for r in referrals]
+    ctx.reply("todos", tasks=views, draft=draft.fields if draft else None,
+              pending=pending.action if pending else None)
+    for referral, view in zip(referrals, views, strict=True):
+        position = await ctx.session.get(Position, referral.position_id)
+        name = task_card_name(referral, position.hiring_manager_id if position else None)
+        if name is not None:
+            ctx.reply(name, key=card_key(referral, name), r=view)

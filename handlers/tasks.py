@@ -1,0 +1,199 @@
+"""Card actions and text commands that move a referral: review, approval, interviews, offer."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.errors import UserFacingError
+from bot.log import dispatch_log
+from bot.routing import Router
+from handlers.announce import announce
+from handlers.referral_form import normalize_text
+from handlers.supplement import apply_supplement_fields
+from handlers.views import referral_view
+from handlers.workflow import (
+    NO_SHOW_CATEGORIES,
+    TRANSITIONS,
+    StaleAction,
+    apply_transition,
+    may_act,
+)
+from storage.models import Person, Referral, ReferralState
+from storage.repo.conversations import (
+    clear_pending_input,
+    get_pending_input,
+    set_pending_input,
+)
+from storage.repo.positions import get_position
+from storage.repo.referrals import find_version_event, get_referral, list_referrals_in_state
+
+router = Router("tasks")
+S = ReferralState
+
+CANCEL_WORDS = {"取消", "cancel", "算了"}
+
+
+async def _load(ctx: Context, rid: str, version: str | None = None) -> tuple[Referral, int]:
+    """The referral a card or command names; a malformed or unknown id is refused and logged."""
+    try:
+        referral_id = int(rid)
+        ver = int(version) if version is not None else None
+    except (TypeError, ValueError):
+        dispatch_log.warning("forged action params from person=%s", ctx.person.id)
+        raise UserFacingError("bad_action") from None
+    referral = await get_referral(session=ctx.session, referral_id=referral_id)
+    if referral is None:
+        raise UserFacingError("not_found", {"referral_id": referral_id})
+    return referral, referral.version if ver is None else ver
+
+
+async def _stale(ctx: Context, err: StaleAction, referral: Referral) -> None:
+    actor = await ctx.session.get(Person, err.event.actor_id) if err.event else None
+    ctx.reply("stale_action", r=await referral_view(ctx, referral),
+              by=actor.name if actor else "", at=err.event.at if err.event else None,
+              action=err.event.action if err.event else "")
+
+
+async def run_transition(
+    ctx: Context, referral: Referral, action: str, version: int, note: str = "",
+    data: dict[str, object] | None = None,
+) -> None:
+    try:
+        moved = await apply_transition(ctx, referral, action, version=version, note=note,
+                                       data=data)
+    except StaleAction as err:
+        await _stale(ctx, err, referral)
+        return
+    await announce(ctx, moved)
+
+
+async def _precheck(ctx: Context, referral: Referral, action: str, version: int) -> bool:
+    """Before asking for typed input: refuse stale cards and foreign scopes straight away."""
+    transition = TRANSITIONS[action]
+    if referral.version != version or referral.state not in transition.sources:
+        event = await find_version_event(session=ctx.session, referral_id=referral.id or 0,
+                                         from_version=version)
+        await _stale(ctx, StaleAction(event), referral)
+        return False
+    position = await get_position(session=ctx.session, position_id=referral.position_id)
+    assert position is not None
+    if not may_act(ctx.person, transition.roles, referral, position):
+        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
+    return True
+
+
+@router.action(*TRANSITIONS)
+async def tap_action(ctx: Context) -> None:
+    """Any workflow button: acts at once, or asks for the reason / items / category first."""
+    assert ctx.event.action is not None
+    action = ctx.event.action.action_id
+    referral, version = await _load(ctx, ctx.params.get("rid", ""), ctx.params.get("v", ""))
+    requires = TRANSITIONS[action].requires
+    if requires == "category" and ctx.params.get("category") not in NO_SHOW_CATEGORIES:
+        if await _precheck(ctx, referral, action, version):
+            page = ctx.params.get("page", "0")
+            ctx.reply("no_show_categories", r=await referral_view(ctx, referral),
+                      categories=NO_SHOW_CATEGORIES, page=int(page) if page.isdigit() else 0)
+        return
+    if requires in ("reason", "items", "note") and not ctx.params.get("note"):
+        if await _precheck(ctx, referral, action, version):
+            await set_pending_input(session=ctx.session, person_id=ctx.person.id or 0,
+                                    action=action, params=dict(ctx.params), now=ctx.now)
+            ctx.reply("input_prompt", r=await referral_view(ctx, referral), action=action,
+                      requires=requires)
+        return
+    data: dict[str, object] = {}
+    if requires == "category":
+        data["category"] = ctx.params["category"]
+    await run_transition(ctx, referral, action, version, ctx.params.get("note", ""), data)
+
+
+async def answer_pending(ctx: Context) -> None:
+    """The text a person typed after a button asked for it."""
+    pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
+    assert pending is not None
+    await clear_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
+    text = ctx.args.strip()
+    if text.lower() in CANCEL_WORDS:
+        ctx.reply("input_cancelled", action=pending.action)
+        return
+    ctx.params = dict(pending.params)
+    referral, version = await _load(ctx, pending.params.get("rid", ""), pending.params.get("v"))
+    data: dict[str, object] = {}
+    if pending.action == "review.need_info":
+        data["items"] = _split_items(text)
+    await run_transition(ctx, referral, pending.action, version, text, data)
+
+
+def _split_items(text: str) -> list[str]:
+    for sep in ("；", ";", "、", "\n"):
+        text = text.replace(sep, "\n")
+    return [item.strip() for item in text.split("\n") if item.strip()]
+
+
+# Text commands pick the action that fits the referral's current state.
+_APPROVE = {S.HR_REVIEW: "review.pass", S.LEADER_APPROVAL: "approval.approve",
+            S.INTERVIEWING: "interview.pass", S.OFFER: "offer.hired"}
+_REJECT = {S.HR_REVIEW: "review.reject", S.LEADER_APPROVAL: "approval.reject",
+           S.INTERVIEWING: "interview.fail", S.OFFER: "offer.declined"}
+
+
+async def _by_command(ctx: Context, table: dict[ReferralState, str], need_text: bool) -> None:
+    parts = normalize_text(ctx.args).split(maxsplit=1)
+    if not parts:
+        raise UserFacingError("command_usage", {"command": "reject" if need_text else "approve"})
+    rid = parts[0].lstrip("#")
+    referral, version = await _load(ctx, rid)
+    note = parts[1] if len(parts) > 1 else ""
+    action = table.get(referral.state)
+    if action is None:
+        await _stale(ctx, StaleAction(None), referral)
+        return
+    position = await get_position(session=ctx.session, position_id=referral.position_id)
+    assert position is not None
+    awaiting_feedback = referral.assignee_id == ctx.person.id == position.hiring_manager_id
+    if action.startswith("interview.") and awaiting_feedback:
+        action = {"interview.pass": "feedback.hire", "interview.fail": "feedback.no"}[action]
+    if need_text and not note:
+        raise UserFacingError("command_usage", {"command": "reject"})
+    await run_transition(ctx, referral, action, version, note)
+
+
+@router.command("通过", "approve", "pass")
+async def approve_by_command(ctx: Context) -> None:
+    """`通过 12` — pass the review, approve, record an interview pass or a hire."""
+    await _by_command(ctx, _APPROVE, need_text=False)
+
+
+@router.command("驳回", "拒绝", "reject")
+async def reject_by_command(ctx: Context) -> None:
+    """`驳回 12 原因` — reject at whatever stage the referral is in."""
+    await _by_command(ctx, _REJECT, need_text=True)
+
+
+@router.command("需补充", "needinfo")
+async def need_info_by_command(ctx: Context) -> None:
+    """`需补充 12 近三年业绩；离职原因`."""
+    parts = normalize_text(ctx.args).split(maxsplit=1)
+    if len(parts) < 2:
+        raise UserFacingError("command_usage", {"command": "needinfo"})
+    referral, version = await _load(ctx, parts[0].lstrip("#"))
+    await run_transition(ctx, referral, "review.need_info", version, parts[1],
+                         {"items": _split_items(parts[1])})
+
+
+@router.command("补充", "supplement")
+async def supplement_referral(ctx: Context) -> None:
+    """`补充 [编号] 内容` from the referrer of a referral that needs more information."""
+    text = normalize_text(ctx.args)
+    head, _, rest = text.partition(" ")
+    waiting = await list_referrals_in_state(session=ctx.session, referrer_id=ctx.person.id or 0,
+                                            state=S.NEEDS_INFO)
+    if head.lstrip("#").isdigit() and rest.strip():
+        referral, version = await _load(ctx, head.lstrip("#"))
+        text = rest
+    elif len(waiting) == 1 and text:
+        referral, version = waiting[0], waiting[0].version
+    else:
+        raise UserFacingError("supplement_usage", {"waiting": [r.id for r in waiting]})
+    await apply_supplement_fields(ctx, referral, text)
+    await run_transition(ctx, referral, "referral.supplement", version, text)

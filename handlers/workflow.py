@@ -1,0 +1,247 @@
+"""The referral workflow as data: who may move a referral from which state to which, and why.
+
+Every transition checks role, org scope, current state and version, writes one audit event,
+replaces the SLA due items of the stage it leaves with those of the stage it enters, and
+names the next assignee. Notifications are the caller's (handlers.announce).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.context import Context
+from bot.errors import UserFacingError
+from storage.models import Person, Position, Referral, ReferralEvent, ReferralState
+from storage.repo.due import cancel_due_items, schedule_due_item
+from storage.repo.people import in_scope, nearest_with_role
+from storage.repo.positions import get_position
+from storage.repo.referrals import add_referral_event, find_version_event, move_referral
+
+S = ReferralState
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[ReferralState]
+    target: ReferralState
+    roles: frozenset[str]
+    requires: str | None = None  # "reason" | "items" | "note" | "category"
+    # Where review.pass goes for positions that skip leader approval.
+    without_leader: ReferralState | None = None
+    # The hiring manager becomes the assignee (feedback requested).
+    to_hiring_manager: bool = False
+
+
+def _t(action: str, sources: set[S], target: S, roles: set[str], **kw: object) -> Transition:
+    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)  # type: ignore[arg-type]
+
+
+_OPEN = {S.HR_REVIEW, S.NEEDS_INFO, S.LEADER_APPROVAL, S.INTERVIEWING, S.OFFER}
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("review.pass", {S.HR_REVIEW}, S.LEADER_APPROVAL, {"hr"}, without_leader=S.INTERVIEWING),
+        _t("review.need_info", {S.HR_REVIEW}, S.NEEDS_INFO, {"hr"}, requires="items"),
+        _t("review.reject", {S.HR_REVIEW}, S.REJECTED, {"hr"}, requires="reason"),
+        _t("referral.supplement", {S.NEEDS_INFO}, S.HR_REVIEW, {"referrer"}, requires="note"),
+        _t("approval.approve", {S.LEADER_APPROVAL}, S.INTERVIEWING, {"leader"}),
+        _t("approval.reject", {S.LEADER_APPROVAL}, S.REJECTED, {"leader"}, requires="reason"),
+        _t("interview.pass", {S.INTERVIEWING}, S.INTERVIEWING, {"hr", "hiring_manager"}),
+        _t("interview.fail", {S.INTERVIEWING}, S.REJECTED, {"hr", "hiring_manager"}, requires="reason"),
+        _t("feedback.request", {S.INTERVIEWING}, S.INTERVIEWING, {"hr"}, to_hiring_manager=True),
+        _t("feedback.hire", {S.INTERVIEWING}, S.OFFER, {"hiring_manager"}, requires="reason"),
+        _t("feedback.another", {S.INTERVIEWING}, S.INTERVIEWING, {"hiring_manager"}, requires="reason"),
+        _t("feedback.no", {S.INTERVIEWING}, S.REJECTED, {"hiring_manager"}, requires="reason"),
+        _t("offer.make", {S.INTERVIEWING}, S.OFFER, {"hr"}),
+        _t("offer.hired", {S.OFFER}, S.HIRED, {"hr"}),
+        _t("offer.no_show", {S.OFFER}, S.NO_SHOW, {"hr"}, requires="category"),
+        _t("offer.declined", {S.OFFER}, S.WITHDRAWN, {"hr"}, requires="reason"),
+        _t("referral.withdraw", _OPEN, S.WITHDRAWN, {"referrer", "hr"}, requires="reason"),
+    )
+}
+
+NO_SHOW_CATEGORIES = ("salary", "team", "career", "commute", "family", "counter_offer", "other")
+
+# The SLA stage whose clock runs while a referral sits in a state.
+_STAGE_OF_STATE = {
+    S.HR_REVIEW: "hr_review",
+    S.NEEDS_INFO: "needs_info",
+    S.LEADER_APPROVAL: "leader_approval",
+}
+
+
+@dataclass(frozen=True)
+class Moved:
+    referral: Referral
+    position: Position
+    transition: Transition
+    from_state: ReferralState
+    assignee: Person | None
+    event: ReferralEvent
+
+
+class StaleAction(Exception):
+    """The card was already handled; ``event`` says by whom and when (None if unknown)."""
+
+    def __init__(self, event: ReferralEvent | None) -> None:
+        super().__init__("stale")
+        self.event = event
+
+
+def subject_of(referral_id: int) -> str:
+    return f"referral:{referral_id}"
+
+
+def may_act(person: Person, roles: frozenset[str], referral: Referral, position: Position) -> bool:
+    """Role and scope check; nobody decides on a referral they made, except as its referrer."""
+    if "referrer" in roles and person.id == referral.referrer_id:
+        return True
+    if person.id == referral.referrer_id:
+        return False
+    scoped = in_scope(person.org_path, position.org_path)
+    if "hr" in roles and "hr" in person.roles and scoped:
+        return True
+    if "leader" in roles and "leader" in person.roles:
+        if referral.assignee_id == person.id or scoped:
+            return True
+    if "hiring_manager" in roles:
+        if position.hiring_manager_id == person.id or referral.assignee_id == person.id:
+            return True
+        if "hiring_manager" in person.roles and scoped:
+            return True
+    return False
+
+
+async def assignee_for(
+    ctx: Context, referral: Referral, position: Position, state: ReferralState, to_hm: bool
+) -> Person | None:
+    session = ctx.session
+    if state == S.NEEDS_INFO:
+        return await session.get(Person, referral.referrer_id)
+    if state == S.LEADER_APPROVAL:
+        if position.leader_id is not None:
+            return await session.get(Person, position.leader_id)
+        return await nearest_with_role(
+            session=session, role="leader", org_path=position.org_path, exclude=[referral.referrer_id]
+        )
+    if state == S.INTERVIEWING and to_hm and position.hiring_manager_id is not None:
+        return await session.get(Person, position.hiring_manager_id)
+    if state in (S.HR_REVIEW, S.INTERVIEWING, S.OFFER):
+        return await nearest_with_role(
+            session=session, role="hr", org_path=position.org_path, exclude=[referral.referrer_id]
+        )
+    return None
+
+
+async def apply_transition(
+    ctx: Context,
+    referral: Referral,
+    action: str,
+    *,
+    version: int,
+    note: str = "",
+    data: dict[str, object] | None = None,
+) -> Moved:
+    """Move ``referral`` by ``action`` if ``ctx.person`` may and nobody did it first.
+
+    Raises:
+        StaleAction: the card's version is old or the state moved on.
+        UserFacingError: no permission, or required input missing.
+    """
+    transition = TRANSITIONS[action]
+    position = await get_position(session=ctx.session, position_id=referral.position_id)
+    assert position is not None and referral.id is not None
+    if referral.version != version or referral.state not in transition.sources:
+        raise StaleAction(
+            await find_version_event(session=ctx.session, referral_id=referral.id, from_version=version)
+        )
+    if not may_act(ctx.person, transition.roles, referral, position):
+        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
+    if transition.requires and not (note.strip() or (data or {}).get(transition.requires)):
+        raise UserFacingError("input_missing", {"action": action, "referral_id": referral.id})
+
+    target = transition.target
+    if target == S.LEADER_APPROVAL and not position.leader_approval and transition.without_leader:
+        target = transition.without_leader
+    assignee = await assignee_for(ctx, referral, position, target, transition.to_hiring_manager)
+    stage = "feedback" if transition.to_hiring_manager else _STAGE_OF_STATE.get(target)
+    sla = ctx.settings.sla(stage, position.sla_hours) if stage else None
+    due_at = ctx.now + sla if sla else None
+    values: dict[str, object] = {
+        "state": target,
+        "assignee_id": assignee.id if assignee else None,
+        "stage_due_at": due_at,
+        "updated_at": ctx.now,
+    }
+    if target != referral.state:
+        values["stage_entered_at"] = ctx.now
+    if action == "interview.pass":
+        values["interview_round"] = referral.interview_round + 1
+    if target in (S.HIRED, S.REJECTED, S.WITHDRAWN, S.NO_SHOW):
+        values["closed_at"] = ctx.now
+    if action == "offer.no_show":
+        values["no_show_reason"] = str((data or {}).get("category", "other"))
+    moved = await move_referral(
+        session=ctx.session,
+        referral_id=referral.id,
+        expected_state=referral.state,
+        expected_version=version,
+        values=values,
+    )
+    if not moved:
+        await ctx.session.refresh(referral)
+        raise StaleAction(
+            await find_version_event(session=ctx.session, referral_id=referral.id, from_version=version)
+        )
+    from_state = referral.state
+    await ctx.session.refresh(referral)
+    event = await add_referral_event(
+        session=ctx.session,
+        event=ReferralEvent(
+            referral_id=referral.id,
+            actor_id=ctx.person.id,
+            action=action,
+            from_state=from_state,
+            to_state=target,
+            note=note,
+            data={**(data or {}), "from_version": version, "version": version + 1,
+                  "assignee_id": assignee.id if assignee else None},
+            platform=ctx.event.platform,
+            at=ctx.now,
+        ),
+    )
+    await reschedule_sla(ctx, referral, assignee, stage, sla)
+    return Moved(referral, position, transition, from_state, assignee, event)
+
+
+async def reschedule_sla(
+    ctx: Context,
+    referral: Referral,
+    assignee: Person | None,
+    stage: str | None,
+    sla: timedelta | None,
+) -> None:
+    """Replace the reminders of the stage left by those of the stage entered (same transaction)."""
+    assert referral.id is not None
+    subject = subject_of(referral.id)
+    await cancel_due_items(session=ctx.session, subject=subject, now=ctx.now)
+    if sla is None or assignee is None or stage is None:
+        return
+    for fraction in (0.5, 1.0):
+        await _due(ctx, "sla.remind", subject, referral, ctx.now + sla * fraction,
+                   {"stage": stage, "fraction": fraction, "assignee_id": assignee.id,
+                    "version": referral.version})
+    await _due(ctx, "sla.escalate", subject, referral, ctx.now + sla,
+               {"stage": stage, "assignee_id": assignee.id, "version": referral.version})
+
+
+async def _due(
+    ctx: Context, kind: str, subject: str, referral: Referral, at: datetime, payload: dict
+) -> None:
+    await schedule_due_item(
+        session=ctx.session, kind=kind, subject=subject, due_at=at,
+        referral_id=referral.id, payload=payload, now=ctx.now,
+    )

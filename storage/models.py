@@ -1,0 +1,231 @@
+"""All tables. Timestamps are timezone-aware UTC; JSON columns hold lists and dicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default=None if nullable else None,
+        sa_type=UTCDateTime,
+        nullable=nullable,
+        index=index,
+    )
+
+
+class ReferralState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    HR_REVIEW = "hr_review"
+    NEEDS_INFO = "needs_info"
+    LEADER_APPROVAL = "leader_approval"
+    INTERVIEWING = "interviewing"
+    OFFER = "offer"
+    HIRED = "hired"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    NO_SHOW = "no_show"
+
+
+TERMINAL_STATES = frozenset(
+    {ReferralState.HIRED, ReferralState.REJECTED, ReferralState.WITHDRAWN, ReferralState.NO_SHOW}
+)
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    employee_no: str = Field(unique=True, index=True)
+    name: str = Field(index=True)
+    org_path: str = Field(index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dingtalk_user_id: str | None = Field(default=None, unique=True, index=True)
+    dingtalk_union_id: str | None = Field(default=None, index=True)
+    wecom_userid: str | None = Field(default=None, unique=True, index=True)
+    lead_id: int | None = Field(default=None, foreign_key="person.id")
+    active: bool = True
+
+
+class Position(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True)
+    title: str = Field(index=True)
+    org_path: str = Field(index=True)
+    requirements: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # stage name -> hours; missing stages fall back to the deployment's SLA defaults
+    sla_hours: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hiring_manager_id: int | None = Field(default=None, foreign_key="person.id")
+    leader_id: int | None = Field(default=None, foreign_key="person.id")
+    leader_approval: bool = True
+    open: bool = True
+
+
+class Candidate(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    phone: str | None = Field(default=None, index=True)
+    email: str | None = Field(default=None, index=True)
+    education: str | None = None
+    # [{"start": "2019-03-01", "end": null, "company": "", "industry": "", "title": ""}]
+    work_history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    achievements: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = "referral"
+    consent: bool = False
+    consent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Referral(SQLModel, table=True):
+    __table_args__ = (Index("ix_referral_state_assignee", "state", "assignee_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    position_id: int = Field(foreign_key="position.id", index=True)
+    referrer_id: int = Field(foreign_key="person.id", index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    state: ReferralState = Field(default=ReferralState.SUBMITTED, index=True)
+    version: int = 1
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    stage_due_at: datetime | None = _ts(nullable=True)
+    stage_entered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    interview_round: int = 0
+    no_show_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = _ts(nullable=True)
+
+
+class ReferralEvent(SQLModel, table=True):
+    """Append-only audit trail: one row per transition or noteworthy act."""
+
+    __tablename__ = "referral_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str
+    from_state: str | None = None
+    to_state: str | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    platform: str = ""
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: int = Field(foreign_key="referral.id", index=True)
+    kind: str = "resume"
+    filename: str = ""
+    platform: str = ""
+    ref: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReferralDraft(SQLModel, table=True):
+    """What a person typed for a referral that is not complete yet, kept until it is."""
+
+    __tablename__ = "referral_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True)
+    fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PendingInput(SQLModel, table=True):
+    """A card action waiting for typed input (a reject reason, a list of missing items)."""
+
+    __tablename__ = "pending_input"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True)
+    action: str
+    params: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DueItem(SQLModel, table=True):
+    __tablename__ = "due_item"
+    __table_args__ = (Index("ix_due_item_pending", "done_at", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    subject: str = Field(index=True)
+    referral_id: int | None = Field(default=None, foreign_key="referral.id", index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = 0
+    claimed_by: str | None = None
+    claimed_until: datetime | None = _ts(nullable=True)
+    done_at: datetime | None = _ts(nullable=True)
+    cancelled: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Inbox(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_inbox_platform_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    outcome: str = ""
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True)
+    platform: str
+    # "person" (payload target is a Person id) or "conversation" (a platform conversation id)
+    target_kind: str
+    target: str
+    group: bool = False
+    kind: str  # card | card_update | text
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_until: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    error: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CardInstance(SQLModel, table=True):
+    """Where a card went, so an update replaces it in place on each platform."""
+
+    __tablename__ = "card_instance"
+    __table_args__ = (UniqueConstraint("card_key", "platform", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_key: str = Field(index=True)
+    platform: str
+    recipient: str
+    platform_ref: str = ""  # DingTalk outTrackId / WeCom task_id
+    response_code: str = ""  # WeCom: newest single-use code for update_template_card
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,32 @@
+"""Candidates: found by normalised phone or email, so one person is one row."""
+
+from __future__ import annotations
+
+from sqlmodel import or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Candidate
+
+
+async def find_candidate(
+    *, session: AsyncSession, phone: str | None, email: str | None
+) -> Candidate | None:
+    clauses = []
+    if phone:
+        clauses.append(Candidate.phone == phone)
+    if email:
+        clauses.append(Candidate.email == email)
+    if not clauses:
+        return None
+    result = await session.exec(select(Candidate).where(or_(*clauses)).order_by(Candidate.id))
+    return result.first()
+
+
+async def get_candidate(*, session: AsyncSession, candidate_id: int) -> Candidate | None:
+    return await session.get(Candidate, candidate_id)
+
+
+async def save_candidate(*, session: AsyncSession, candidate: Candidate) -> Candidate:
+    session.add(candidate)
+    await session.flush()
+    return candidate

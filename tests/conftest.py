@@ -1,0 +1,53 @@
+"""Fixtures: a fresh database per test (SQLite file; PostgreSQL when asked), the demo org,
+and an in-process chat driven through the real dispatcher and outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.context import Settings
+from bot.demo import seed_demo
+from bot.local_chat import LocalChat
+from storage.db import SessionFactory, create_all, make_engine, make_session_factory
+from tests._support.clock import FakeClock
+from tests._support.pg import fresh_pg_url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # A Tuesday morning in Shanghai (UTC+8), so working-hour arithmetic is unsurprising.
+    return FakeClock(datetime(2026, 3, 3, 1, 30, tzinfo=UTC))
+
+
+@pytest.fixture(params=["sqlite"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def session_factory(tmp_path: Path, db_kind: str) -> AsyncIterator[SessionFactory]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hrbot.db'}" if db_kind == "sqlite" else (
+        await fresh_pg_url()
+    )
+    engine = make_engine(url)
+    await create_all(engine)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def demo(session_factory: SessionFactory) -> SessionFactory:
+    people, positions = await seed_demo(session_factory)
+    assert people.ok and positions.ok, (people.errors, positions.errors)
+    return session_factory
+
+
+@pytest.fixture
+async def chat(demo: SessionFactory, clock: FakeClock) -> LocalChat:
+    return LocalChat(session_factory=demo, settings=Settings(), clock=clock)
+
+
