@@ -30,6 +30,9 @@ class Settings:
         }
     )
 
+    reminder_fractions: tuple[float, ...] = (0.5, 1.0)
+    escalate_after: timedelta = timedelta(0)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

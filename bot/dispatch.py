@@ -69,8 +69,12 @@ class Dispatcher:
             result = await self._feed_locked(event)
         dispatch_log.info(
             "event=%s platform=%s route=%s duplicate=%s queued=%d ms=%.1f",
-            event.event_id, event.platform, result.route, result.duplicate,
-            len(result.outbox_ids), (time.perf_counter() - started) * 1000,
+            event.event_id,
+            event.platform,
+            result.route,
+            result.duplicate,
+            len(result.outbox_ids),
+            (time.perf_counter() - started) * 1000,
         )
         return result
 
@@ -88,12 +92,15 @@ class Dispatcher:
                 session=session, platform=event.platform, user_id=event.actor_id
             )
             if person is None:
-                card = render_card(name="not_in_directory", context={}, locale=self.settings.locale)
+                card = render_card(
+                    name="not_in_directory", context={}, locale=self.settings.locale
+                )
                 outgoing = [Outgoing(card=card)]
                 route = "unknown_person"
             else:
-                ctx = Context(event=event, session=session, person=person, now=now,
-                              settings=self.settings)
+                ctx = Context(
+                    event=event, session=session, person=person, now=now, settings=self.settings
+                )
                 route = await self._run(ctx)
                 outgoing = ctx.outgoing
             ids = await self._enqueue(session, event, outgoing, now)
@@ -153,7 +160,9 @@ class Dispatcher:
         for index, out in enumerate(outgoing):
             target = _target_of(event, out)
             if target is None:
-                dispatch_log.warning("no address for person=%s", out.to_person and out.to_person.id)
+                dispatch_log.warning(
+                    "no address for person=%s", out.to_person and out.to_person.id
+                )
                 continue
             platform, kind, address, group = target
             card = _mask_card(out.card) if group else out.card

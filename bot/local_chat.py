@@ -31,11 +31,16 @@ class LocalChat:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.messenger = RecordingMessenger()
         self.dispatcher = Dispatcher(
-            session_factory=session_factory, routers=ROUTERS, settings=settings or Settings(),
-            clock=self.clock, pending_input=answer_pending, fallback=not_understood,
+            session_factory=session_factory,
+            routers=ROUTERS,
+            settings=settings or Settings(),
+            clock=self.clock,
+            pending_input=answer_pending,
+            fallback=not_understood,
         )
-        self.worker = OutboxWorker(session_factory=session_factory, messenger=self.messenger,
-                                   clock=self.clock)
+        self.worker = OutboxWorker(
+            session_factory=session_factory, messenger=self.messenger, clock=self.clock
+        )
         self._ids = itertools.count(1)
         self.last_result: DispatchResult | None = None
 
@@ -51,14 +56,23 @@ class LocalChat:
     ) -> list[OutboundMessage]:
         conversation = (
             Conversation(id=f"group:{group}", kind=ConversationKind.GROUP)
-            if group else Conversation(id=employee_no)
+            if group
+            else Conversation(id=employee_no)
         )
-        return await self.feed(Event(
-            platform=Platform.SHELL, event_id=f"local-{next(self._ids)}",
-            kind=EventKind.MESSAGE, actor_id=employee_no, conversation=conversation, text=text,
-        ))
+        return await self.feed(
+            Event(
+                platform=Platform.SHELL,
+                event_id=f"local-{next(self._ids)}",
+                kind=EventKind.MESSAGE,
+                actor_id=employee_no,
+                conversation=conversation,
+                text=text,
+            )
+        )
 
-    async def tap(self, employee_no: str, card: Card, button: Button | str) -> list[OutboundMessage]:
+    async def tap(
+        self, employee_no: str, card: Card, button: Button | str
+    ) -> list[OutboundMessage]:
         """Tap a button (or the button whose label is ``button``) on a card."""
         if isinstance(button, str):
             matches = [b for b in card.buttons if b.label == button]
@@ -66,13 +80,18 @@ class LocalChat:
                 labels = [b.label for b in card.buttons]
                 raise LookupError(f"no button {button!r} on card {card.title!r}: {labels}")
             button = matches[0]
-        return await self.feed(Event(
-            platform=Platform.SHELL, event_id=f"local-{next(self._ids)}",
-            kind=EventKind.CARD_ACTION, actor_id=employee_no,
-            conversation=Conversation(id=employee_no),
-            action=CardAction(action_id=button.action, params=dict(button.params),
-                              card_key=card.key),
-        ))
+        return await self.feed(
+            Event(
+                platform=Platform.SHELL,
+                event_id=f"local-{next(self._ids)}",
+                kind=EventKind.CARD_ACTION,
+                actor_id=employee_no,
+                conversation=Conversation(id=employee_no),
+                action=CardAction(
+                    action_id=button.action, params=dict(button.params), card_key=card.key
+                ),
+            )
+        )
 
     def inbox(self, employee_no: str) -> list[Card]:
         """Every card in this person's chat with the bot, updates applied."""

@@ -15,7 +15,7 @@ MAX_ATTEMPTS = 8
 
 
 def backoff(attempt: int) -> timedelta:
-    return timedelta(seconds=min(600, 2 ** attempt))
+    return timedelta(seconds=min(600, 2**attempt))
 
 
 class OutboxWorker:
@@ -37,17 +37,23 @@ class OutboxWorker:
         sent = 0
         while True:
             async with session_scope(self.session_factory) as session:
-                rows = await claim_messages(session=session, now=self.clock(), lease=self.lease,
-                                            limit=limit)
+                rows = await claim_messages(
+                    session=session, now=self.clock(), lease=self.lease, limit=limit
+                )
                 claimed = [(row.id, row) for row in rows]
             if not claimed:
                 return sent
             for row_id, row in claimed:
                 assert row_id is not None
                 message = OutboundMessage(
-                    outbox_id=row_id, idempotency_key=row.idempotency_key,
-                    platform=row.platform, target_kind=row.target_kind, target=row.target,
-                    group=row.group, kind=row.kind, card=Card.from_dict(row.payload["card"]),
+                    outbox_id=row_id,
+                    idempotency_key=row.idempotency_key,
+                    platform=row.platform,
+                    target_kind=row.target_kind,
+                    target=row.target,
+                    group=row.group,
+                    kind=row.kind,
+                    card=Card.from_dict(row.payload["card"]),
                     reply_handle=row.payload.get("reply_handle", {}),
                 )
                 sent += await self._send(message, row.attempts)
@@ -69,5 +75,6 @@ class OutboxWorker:
 
     async def _failed(self, row_id: int, error: str, retry: timedelta | None) -> None:
         async with session_scope(self.session_factory) as session:
-            await mark_message_failed(session=session, row_id=row_id, now=self.clock(),
-                                      error=error, retry_in=retry)
+            await mark_message_failed(
+                session=session, row_id=row_id, now=self.clock(), error=error, retry_in=retry
+            )

@@ -54,9 +54,9 @@ async def import_directory(*, session: AsyncSession, text: str) -> ImportReport:
             report.errors.append((line, problem))
             continue
         seen.add(values["employee_no"])
-        person = (await session.exec(
-            select(Person).where(Person.employee_no == values["employee_no"])
-        )).first()
+        person = (
+            await session.exec(select(Person).where(Person.employee_no == values["employee_no"]))
+        ).first()
         report.created += person is None
         report.updated += person is not None
         person = person or Person(employee_no=values["employee_no"], name="", org_path="")
@@ -128,7 +128,9 @@ def _line_of(text: str, spec: Any, index: int) -> int:
     return 0
 
 
-async def _upsert_position(session: AsyncSession, spec: dict[str, Any], report: ImportReport) -> None:
+async def _upsert_position(
+    session: AsyncSession, spec: dict[str, Any], report: ImportReport
+) -> None:
     for key in ("code", "title", "org_path"):
         if not isinstance(spec.get(key), str) or not spec[key].strip():
             raise ValueError(f"position.{key}: required text")
@@ -139,16 +141,19 @@ async def _upsert_position(session: AsyncSession, spec: dict[str, Any], report: 
         except ValueError as err:
             raise ValueError(f"{spec['code']}: requirement {number}: {err}") from None
     sla = spec.get("sla", {})
-    bad = [k for k, v in sla.items() if k not in STAGES or not isinstance(v, int | float) or v <= 0]
+    bad = [
+        k for k, v in sla.items() if k not in STAGES or not isinstance(v, int | float) or v <= 0
+    ]
     if bad:
-        raise ValueError(f"{spec['code']}: sla keys {bad} (stages: {', '.join(sorted(STAGES))}, "
-                         "hours > 0)")
+        raise ValueError(
+            f"{spec['code']}: sla keys {bad} (stages: {', '.join(sorted(STAGES))}, hours > 0)"
+        )
     people = {}
     for role in ("hiring_manager", "leader"):
         if spec.get(role):
-            person = (await session.exec(
-                select(Person).where(Person.employee_no == str(spec[role]))
-            )).first()
+            person = (
+                await session.exec(select(Person).where(Person.employee_no == str(spec[role])))
+            ).first()
             if person is None:
                 raise ValueError(f"{spec['code']}: {role} {spec[role]!r} is not in the directory")
             people[role] = person.id

@@ -27,7 +27,9 @@ def task_card_name(referral: Referral, position_hm_id: int | None) -> str | None
     return name
 
 
-async def send_task_card(ctx: Context, referral: Referral, assignee: Person, hm_id: int | None) -> None:
+async def send_task_card(
+    ctx: Context, referral: Referral, assignee: Person, hm_id: int | None
+) -> None:
     name = task_card_name(referral, hm_id)
     if name is None:
         return

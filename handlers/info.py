@@ -18,11 +18,18 @@ async def show_help(ctx: Context) -> None:
 @router.command("岗位", "positions", "jobs")
 async def list_positions(ctx: Context) -> None:
     positions = await list_open_positions(session=ctx.session)
-    ctx.reply("positions", positions=[
-        {"title": p.title, "code": p.code, "org_path": p.org_path,
-         "requirements": [r.get("label", "") for r in p.requirements]}
-        for p in positions
-    ])
+    ctx.reply(
+        "positions",
+        positions=[
+            {
+                "title": p.title,
+                "code": p.code,
+                "org_path": p.org_path,
+                "requirements": [r.get("label", "") for r in p.requirements],
+            }
+            for p in positions
+        ],
+    )
 
 
 async def not_understood(ctx: Context) -> None:

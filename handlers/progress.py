@@ -30,14 +30,20 @@ async def show_progress(ctx: Context) -> None:
         await _show_one(ctx, int(arg))
         return
     rows = []
-    for referral in await list_referrals_by_referrer(session=ctx.session,
-                                                     referrer_id=ctx.person.id or 0):
+    for referral in await list_referrals_by_referrer(
+        session=ctx.session, referrer_id=ctx.person.id or 0
+    ):
         candidate = await ctx.session.get(Candidate, referral.candidate_id)
         position = await ctx.session.get(Position, referral.position_id)
-        rows.append({"id": referral.id, "state": referral.state.value,
-                     "candidate": candidate.name if candidate else "",
-                     "position": position.title if position else "",
-                     "updated_at": referral.updated_at})
+        rows.append(
+            {
+                "id": referral.id,
+                "state": referral.state.value,
+                "candidate": candidate.name if candidate else "",
+                "position": position.title if position else "",
+                "updated_at": referral.updated_at,
+            }
+        )
     ctx.reply("progress_list", rows=rows)
 
 
@@ -69,8 +75,12 @@ async def show_todos(ctx: Context) -> None:
     draft = await get_draft(session=ctx.session, person_id=ctx.person.id or 0)
     pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
     views = [await referral_view(ctx, r) for r in referrals]
-    ctx.reply("todos", tasks=views, draft=draft.fields if draft else None,
-              pending=pending.action if pending else None)
+    ctx.reply(
+        "todos",
+        tasks=views,
+        draft=draft.fields if draft else None,
+        pending=pending.action if pending else None,
+    )
     for referral, view in zip(referrals, views, strict=True):
         position = await ctx.session.get(Position, referral.position_id)
         name = task_card_name(referral, position.hiring_manager_id if position else None)

@@ -70,14 +70,21 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
     problems, position, parsed = await _check(ctx, fields)
     if problems or position is None:
         await save_draft(session=ctx.session, person_id=ctx.person.id, fields=fields, now=ctx.now)
-        ctx.reply("referral_incomplete", fields=fields, problems=problems, unknown=unknown,
-                  positions=[p.title for p in await list_open_positions(session=ctx.session)])
+        ctx.reply(
+            "referral_incomplete",
+            fields=fields,
+            problems=problems,
+            unknown=unknown,
+            positions=[p.title for p in await list_open_positions(session=ctx.session)],
+        )
         return
-    existing = await find_candidate(session=ctx.session, phone=parsed["phone"],
-                                    email=parsed["email"])
+    existing = await find_candidate(
+        session=ctx.session, phone=parsed["phone"], email=parsed["email"]
+    )
     if existing is not None:
-        active = await active_referral_for_candidate(session=ctx.session,
-                                                     candidate_id=existing.id or 0)
+        active = await active_referral_for_candidate(
+            session=ctx.session, candidate_id=existing.id or 0
+        )
         if active is not None:
             await _report_duplicate(ctx, active, existing)
             return
@@ -88,8 +95,9 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
     candidate.education = parsed["education"] or candidate.education
     candidate.work_history = [*candidate.work_history, *parsed["history"]]
     if fields.get("achievements"):
-        candidate.achievements = "\n".join(x for x in (candidate.achievements,
-                                                      fields["achievements"]) if x)
+        candidate.achievements = "\n".join(
+            x for x in (candidate.achievements, fields["achievements"]) if x
+        )
     await save_candidate(session=ctx.session, candidate=candidate)
     referral = await _create(ctx, candidate, position, fields)
     await delete_draft(session=ctx.session, person_id=ctx.person.id)
@@ -133,15 +141,26 @@ async def _check(
             position = matches[0]
         else:
             code = "unknown" if not matches else "ambiguous"
-            problems.append({"field": "position", "code": code, "value": title[:30],
-                             "options": [f"{p.title}（{p.code}）" for p in matches]})
+            problems.append(
+                {
+                    "field": "position",
+                    "code": code,
+                    "value": title[:30],
+                    "options": [f"{p.title}（{p.code}）" for p in matches],
+                }
+            )
     parsed = {
         "phone": phone,
         "email": email,
         "education": parse_education(fields.get("education", "")),
         "history": [
-            {"start": e.start.isoformat(), "end": e.end.isoformat() if e.end else None,
-             "company": e.company, "industry": e.industry, "title": e.title}
+            {
+                "start": e.start.isoformat(),
+                "end": e.end.isoformat() if e.end else None,
+                "company": e.company,
+                "industry": e.industry,
+                "title": e.title,
+            }
             for e in history
         ],
     }
@@ -152,42 +171,79 @@ async def _report_duplicate(ctx: Context, active: Referral, candidate: Candidate
     first = await ctx.session.get(Person, active.referrer_id)
     assert first is not None and active.id is not None
     # The first referrer keeps the credit; the second attempt is on record for disputes.
-    await add_referral_event(session=ctx.session, event=ReferralEvent(
-        referral_id=active.id, actor_id=ctx.person.id, action="referral.duplicate",
-        from_state=active.state, to_state=active.state, platform=ctx.event.platform, at=ctx.now,
-    ))
+    await add_referral_event(
+        session=ctx.session,
+        event=ReferralEvent(
+            referral_id=active.id,
+            actor_id=ctx.person.id,
+            action="referral.duplicate",
+            from_state=active.state,
+            to_state=active.state,
+            platform=ctx.event.platform,
+            at=ctx.now,
+        ),
+    )
     await delete_draft(session=ctx.session, person_id=ctx.person.id or 0)
-    ctx.reply("referral_duplicate", own=first.id == ctx.person.id, first_referrer=first.name,
-              first_at=active.created_at, candidate=candidate.name, referral_id=active.id)
+    ctx.reply(
+        "referral_duplicate",
+        own=first.id == ctx.person.id,
+        first_referrer=first.name,
+        first_at=active.created_at,
+        candidate=candidate.name,
+        referral_id=active.id,
+    )
 
 
 async def _create(
     ctx: Context, candidate: Candidate, position: Position, fields: dict[str, str]
 ) -> Referral:
-    hr = await nearest_with_role(session=ctx.session, role="hr", org_path=position.org_path,
-                                 exclude=[ctx.person.id or 0])
+    hr = await nearest_with_role(
+        session=ctx.session, role="hr", org_path=position.org_path, exclude=[ctx.person.id or 0]
+    )
     sla = ctx.settings.sla("hr_review", position.sla_hours)
-    referral = await create_referral(session=ctx.session, referral=Referral(
-        candidate_id=candidate.id or 0, position_id=position.id or 0,
-        referrer_id=ctx.person.id or 0, reason=fields["reason"].strip(),
-        state=ReferralState.HR_REVIEW, assignee_id=hr.id if hr else None,
-        stage_due_at=ctx.now + sla if sla else None, stage_entered_at=ctx.now,
-        created_at=ctx.now, updated_at=ctx.now,
-    ))
+    referral = await create_referral(
+        session=ctx.session,
+        referral=Referral(
+            candidate_id=candidate.id or 0,
+            position_id=position.id or 0,
+            referrer_id=ctx.person.id or 0,
+            reason=fields["reason"].strip(),
+            state=ReferralState.HR_REVIEW,
+            assignee_id=hr.id if hr else None,
+            stage_due_at=ctx.now + sla if sla else None,
+            stage_entered_at=ctx.now,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        ),
+    )
     assert referral.id is not None
     for attachment in ctx.event.attachments:
-        ctx.session.add(Attachment(referral_id=referral.id, kind=attachment.kind,
-                                   filename=attachment.filename, platform=ctx.event.platform,
-                                   ref=attachment.ref, created_at=ctx.now))
+        ctx.session.add(
+            Attachment(
+                referral_id=referral.id,
+                kind=attachment.kind,
+                filename=attachment.filename,
+                platform=ctx.event.platform,
+                ref=attachment.ref,
+                created_at=ctx.now,
+            )
+        )
     for from_state, to_state, action in (
         (ReferralState.DRAFT, ReferralState.SUBMITTED, "referral.submit"),
         (ReferralState.SUBMITTED, ReferralState.HR_REVIEW, "referral.route"),
     ):
-        await add_referral_event(session=ctx.session, event=ReferralEvent(
-            referral_id=referral.id, actor_id=ctx.person.id, action=action,
-            from_state=from_state, to_state=to_state, platform=ctx.event.platform, at=ctx.now,
-            data={"assignee_id": hr.id if hr else None, "version": 1},
-        ))
+        await add_referral_event(
+            session=ctx.session,
+            event=ReferralEvent(
+                referral_id=referral.id,
+                actor_id=ctx.person.id,
+                action=action,
+                from_state=from_state,
+                to_state=to_state,
+                platform=ctx.event.platform,
+                at=ctx.now,
+                data={"assignee_id": hr.id if hr else None, "version": 1},
+            ),
+        )
     await reschedule_sla(ctx, referral, hr, "hr_review", sla)
     return referral
-

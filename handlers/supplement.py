@@ -19,8 +19,16 @@ async def apply_supplement_fields(ctx: Context, referral: Referral, text: str) -
             raise UserFacingError("experience_invalid", {"segments": [b[:60] for b in bad]})
         candidate.work_history = [
             *candidate.work_history,
-            *({"start": e.start.isoformat(), "end": e.end.isoformat() if e.end else None,
-               "company": e.company, "industry": e.industry, "title": e.title} for e in entries),
+            *(
+                {
+                    "start": e.start.isoformat(),
+                    "end": e.end.isoformat() if e.end else None,
+                    "company": e.company,
+                    "industry": e.industry,
+                    "title": e.title,
+                }
+                for e in entries
+            ),
         ]
     if "education" in fields:
         candidate.education = parse_education(fields["education"]) or candidate.education

@@ -48,18 +48,27 @@ async def _load(ctx: Context, rid: str, version: str | None = None) -> tuple[Ref
 
 async def _stale(ctx: Context, err: StaleAction, referral: Referral) -> None:
     actor = await ctx.session.get(Person, err.event.actor_id) if err.event else None
-    ctx.reply("stale_action", r=await referral_view(ctx, referral),
-              by=actor.name if actor else "", at=err.event.at if err.event else None,
-              action=err.event.action if err.event else "")
+    ctx.reply(
+        "stale_action",
+        r=await referral_view(ctx, referral),
+        by=actor.name if actor else "",
+        at=err.event.at if err.event else None,
+        action=err.event.action if err.event else "",
+    )
 
 
 async def run_transition(
-    ctx: Context, referral: Referral, action: str, version: int, note: str = "",
+    ctx: Context,
+    referral: Referral,
+    action: str,
+    version: int,
+    note: str = "",
     data: dict[str, object] | None = None,
 ) -> None:
     try:
-        moved = await apply_transition(ctx, referral, action, version=version, note=note,
-                                       data=data)
+        moved = await apply_transition(
+            ctx, referral, action, version=version, note=note, data=data
+        )
     except StaleAction as err:
         await _stale(ctx, err, referral)
         return
@@ -70,8 +79,9 @@ async def _precheck(ctx: Context, referral: Referral, action: str, version: int)
     """Before asking for typed input: refuse stale cards and foreign scopes straight away."""
     transition = TRANSITIONS[action]
     if referral.version != version or referral.state not in transition.sources:
-        event = await find_version_event(session=ctx.session, referral_id=referral.id or 0,
-                                         from_version=version)
+        event = await find_version_event(
+            session=ctx.session, referral_id=referral.id or 0, from_version=version
+        )
         await _stale(ctx, StaleAction(event), referral)
         return False
     position = await get_position(session=ctx.session, position_id=referral.position_id)
@@ -91,15 +101,28 @@ async def tap_action(ctx: Context) -> None:
     if requires == "category" and ctx.params.get("category") not in NO_SHOW_CATEGORIES:
         if await _precheck(ctx, referral, action, version):
             page = ctx.params.get("page", "0")
-            ctx.reply("no_show_categories", r=await referral_view(ctx, referral),
-                      categories=NO_SHOW_CATEGORIES, page=int(page) if page.isdigit() else 0)
+            ctx.reply(
+                "no_show_categories",
+                r=await referral_view(ctx, referral),
+                categories=NO_SHOW_CATEGORIES,
+                page=int(page) if page.isdigit() else 0,
+            )
         return
     if requires in ("reason", "items", "note") and not ctx.params.get("note"):
         if await _precheck(ctx, referral, action, version):
-            await set_pending_input(session=ctx.session, person_id=ctx.person.id or 0,
-                                    action=action, params=dict(ctx.params), now=ctx.now)
-            ctx.reply("input_prompt", r=await referral_view(ctx, referral), action=action,
-                      requires=requires)
+            await set_pending_input(
+                session=ctx.session,
+                person_id=ctx.person.id or 0,
+                action=action,
+                params=dict(ctx.params),
+                now=ctx.now,
+            )
+            ctx.reply(
+                "input_prompt",
+                r=await referral_view(ctx, referral),
+                action=action,
+                requires=requires,
+            )
         return
     data: dict[str, object] = {}
     if requires == "category":
@@ -131,10 +154,18 @@ def _split_items(text: str) -> list[str]:
 
 
 # Text commands pick the action that fits the referral's current state.
-_APPROVE = {S.HR_REVIEW: "review.pass", S.LEADER_APPROVAL: "approval.approve",
-            S.INTERVIEWING: "interview.pass", S.OFFER: "offer.hired"}
-_REJECT = {S.HR_REVIEW: "review.reject", S.LEADER_APPROVAL: "approval.reject",
-           S.INTERVIEWING: "interview.fail", S.OFFER: "offer.declined"}
+_APPROVE = {
+    S.HR_REVIEW: "review.pass",
+    S.LEADER_APPROVAL: "approval.approve",
+    S.INTERVIEWING: "interview.pass",
+    S.OFFER: "offer.hired",
+}
+_REJECT = {
+    S.HR_REVIEW: "review.reject",
+    S.LEADER_APPROVAL: "approval.reject",
+    S.INTERVIEWING: "interview.fail",
+    S.OFFER: "offer.declined",
+}
 
 
 async def _by_command(ctx: Context, table: dict[ReferralState, str], need_text: bool) -> None:
@@ -177,8 +208,9 @@ async def need_info_by_command(ctx: Context) -> None:
     if len(parts) < 2:
         raise UserFacingError("command_usage", {"command": "needinfo"})
     referral, version = await _load(ctx, parts[0].lstrip("#"))
-    await run_transition(ctx, referral, "review.need_info", version, parts[1],
-                         {"items": _split_items(parts[1])})
+    await run_transition(
+        ctx, referral, "review.need_info", version, parts[1], {"items": _split_items(parts[1])}
+    )
 
 
 @router.command("补充", "supplement")
@@ -186,8 +218,9 @@ async def supplement_referral(ctx: Context) -> None:
     """`补充 [编号] 内容` from the referrer of a referral that needs more information."""
     text = normalize_text(ctx.args)
     head, _, rest = text.partition(" ")
-    waiting = await list_referrals_in_state(session=ctx.session, referrer_id=ctx.person.id or 0,
-                                            state=S.NEEDS_INFO)
+    waiting = await list_referrals_in_state(
+        session=ctx.session, referrer_id=ctx.person.id or 0, state=S.NEEDS_INFO
+    )
     if head.lstrip("#").isdigit() and rest.strip():
         referral, version = await _load(ctx, head.lstrip("#"))
         text = rest

@@ -11,7 +11,7 @@ from handlers.qualification import CandidateFacts, WorkEntry, check_requirements
 from storage.models import Candidate, Person, Position, Referral, ReferralEvent
 from storage.repo.referrals import list_referral_events, stage_timestamps
 
-# Cards must stay readable in chat: long free text is shortened on the card, kept in full in the DB.
+# Cards must stay readable in chat: long free text is shortened on the card, kept whole in the DB.
 CARD_TEXT_LIMIT = 300
 
 
@@ -45,8 +45,12 @@ def candidate_facts(candidate: Candidate, referral: Referral, notes: list[str]) 
 def _entry_text(raw: dict[str, Any]) -> str:
     start = raw["start"][:7].replace("-", ".")
     end = (raw.get("end") or "")[:7].replace("-", ".")
-    parts = [f"{start}–{end or '…'}", raw.get("company", ""), raw.get("industry", ""),
-             raw.get("title", "")]
+    parts = [
+        f"{start}–{end or '…'}",
+        raw.get("company", ""),
+        raw.get("industry", ""),
+        raw.get("title", ""),
+    ]
     return " ".join(p for p in parts if p)
 
 
@@ -60,7 +64,8 @@ async def referral_view(ctx: Context, referral: Referral) -> dict[str, Any]:
     events = await list_referral_events(session=session, referral_id=referral.id or 0)
     notes = [e.note for e in events if e.action == "referral.supplement" and e.note]
     checks = check_requirements(
-        position.requirements, candidate_facts(candidate, referral, notes),
+        position.requirements,
+        candidate_facts(candidate, referral, notes),
         today=ctx.now.astimezone(ctx.settings.tz).date(),
     )
     need_info = [e for e in events if e.action == "review.need_info"]
@@ -98,12 +103,14 @@ def timeline(events: list[ReferralEvent], now: datetime) -> list[dict[str, Any]]
     rows = []
     for state, entered, left in stage_timestamps(events):
         end = left or now
-        rows.append({
-            "state": state,
-            "entered": entered,
-            "done": left is not None,
-            "minutes": max(0, int((end - entered).total_seconds() // 60)),
-        })
+        rows.append(
+            {
+                "state": state,
+                "entered": entered,
+                "done": left is not None,
+                "minutes": max(0, int((end - entered).total_seconds() // 60)),
+            }
+        )
     return rows
 
 

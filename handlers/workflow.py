@@ -50,10 +50,22 @@ TRANSITIONS: dict[str, Transition] = {
         _t("approval.approve", {S.LEADER_APPROVAL}, S.INTERVIEWING, {"leader"}),
         _t("approval.reject", {S.LEADER_APPROVAL}, S.REJECTED, {"leader"}, requires="reason"),
         _t("interview.pass", {S.INTERVIEWING}, S.INTERVIEWING, {"hr", "hiring_manager"}),
-        _t("interview.fail", {S.INTERVIEWING}, S.REJECTED, {"hr", "hiring_manager"}, requires="reason"),
+        _t(
+            "interview.fail",
+            {S.INTERVIEWING},
+            S.REJECTED,
+            {"hr", "hiring_manager"},
+            requires="reason",
+        ),
         _t("feedback.request", {S.INTERVIEWING}, S.INTERVIEWING, {"hr"}, to_hiring_manager=True),
         _t("feedback.hire", {S.INTERVIEWING}, S.OFFER, {"hiring_manager"}, requires="reason"),
-        _t("feedback.another", {S.INTERVIEWING}, S.INTERVIEWING, {"hiring_manager"}, requires="reason"),
+        _t(
+            "feedback.another",
+            {S.INTERVIEWING},
+            S.INTERVIEWING,
+            {"hiring_manager"},
+            requires="reason",
+        ),
         _t("feedback.no", {S.INTERVIEWING}, S.REJECTED, {"hiring_manager"}, requires="reason"),
         _t("offer.make", {S.INTERVIEWING}, S.OFFER, {"hr"}),
         _t("offer.hired", {S.OFFER}, S.HIRED, {"hr"}),
@@ -104,9 +116,9 @@ def may_act(person: Person, roles: frozenset[str], referral: Referral, position:
     scoped = in_scope(person.org_path, position.org_path)
     if "hr" in roles and "hr" in person.roles and scoped:
         return True
-    if "leader" in roles and "leader" in person.roles:
-        if referral.assignee_id == person.id or scoped:
-            return True
+    leads = referral.assignee_id == person.id or scoped
+    if "leader" in roles and "leader" in person.roles and leads:
+        return True
     if "hiring_manager" in roles:
         if position.hiring_manager_id == person.id or referral.assignee_id == person.id:
             return True
@@ -125,7 +137,10 @@ async def assignee_for(
         if position.leader_id is not None:
             return await session.get(Person, position.leader_id)
         return await nearest_with_role(
-            session=session, role="leader", org_path=position.org_path, exclude=[referral.referrer_id]
+            session=session,
+            role="leader",
+            org_path=position.org_path,
+            exclude=[referral.referrer_id],
         )
     if state == S.INTERVIEWING and to_hm and position.hiring_manager_id is not None:
         return await session.get(Person, position.hiring_manager_id)
@@ -156,7 +171,9 @@ async def apply_transition(
     assert position is not None and referral.id is not None
     if referral.version != version or referral.state not in transition.sources:
         raise StaleAction(
-            await find_version_event(session=ctx.session, referral_id=referral.id, from_version=version)
+            await find_version_event(
+                session=ctx.session, referral_id=referral.id, from_version=version
+            )
         )
     if not may_act(ctx.person, transition.roles, referral, position):
         raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
@@ -194,7 +211,9 @@ async def apply_transition(
     if not moved:
         await ctx.session.refresh(referral)
         raise StaleAction(
-            await find_version_event(session=ctx.session, referral_id=referral.id, from_version=version)
+            await find_version_event(
+                session=ctx.session, referral_id=referral.id, from_version=version
+            )
         )
     from_state = referral.state
     await ctx.session.refresh(referral)
@@ -207,8 +226,12 @@ async def apply_transition(
             from_state=from_state,
             to_state=target,
             note=note,
-            data={**(data or {}), "from_version": version, "version": version + 1,
-                  "assignee_id": assignee.id if assignee else None},
+            data={
+                **(data or {}),
+                "from_version": version,
+                "version": version + 1,
+                "assignee_id": assignee.id if assignee else None,
+            },
             platform=ctx.event.platform,
             at=ctx.now,
         ),
@@ -230,18 +253,39 @@ async def reschedule_sla(
     await cancel_due_items(session=ctx.session, subject=subject, now=ctx.now)
     if sla is None or assignee is None or stage is None:
         return
-    for fraction in (0.5, 1.0):
-        await _due(ctx, "sla.remind", subject, referral, ctx.now + sla * fraction,
-                   {"stage": stage, "fraction": fraction, "assignee_id": assignee.id,
-                    "version": referral.version})
-    await _due(ctx, "sla.escalate", subject, referral, ctx.now + sla,
-               {"stage": stage, "assignee_id": assignee.id, "version": referral.version})
+    for fraction in ctx.settings.reminder_fractions:
+        await _due(
+            ctx,
+            "sla.remind",
+            subject,
+            referral,
+            ctx.now + sla * fraction,
+            {
+                "stage": stage,
+                "fraction": fraction,
+                "assignee_id": assignee.id,
+                "version": referral.version,
+            },
+        )
+    await _due(
+        ctx,
+        "sla.escalate",
+        subject,
+        referral,
+        ctx.now + sla + ctx.settings.escalate_after,
+        {"stage": stage, "assignee_id": assignee.id, "version": referral.version},
+    )
 
 
 async def _due(
     ctx: Context, kind: str, subject: str, referral: Referral, at: datetime, payload: dict
 ) -> None:
     await schedule_due_item(
-        session=ctx.session, kind=kind, subject=subject, due_at=at,
-        referral_id=referral.id, payload=payload, now=ctx.now,
+        session=ctx.session,
+        kind=kind,
+        subject=subject,
+        due_at=at,
+        referral_id=referral.id,
+        payload=payload,
+        now=ctx.now,
     )

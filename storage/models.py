@@ -18,7 +18,7 @@ def utcnow() -> datetime:
 
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(
-        default=None if nullable else None,
+        default=None,
         sa_type=UTCDateTime,
         nullable=nullable,
         index=index,
@@ -66,7 +66,9 @@ class Position(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     # stage name -> hours; missing stages fall back to the deployment's SLA defaults
-    sla_hours: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sla_hours: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     hiring_manager_id: int | None = Field(default=None, foreign_key="person.id")
     leader_id: int | None = Field(default=None, foreign_key="person.id")
     leader_approval: bool = True

@@ -30,8 +30,10 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def session_factory(tmp_path: Path, db_kind: str) -> AsyncIterator[SessionFactory]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hrbot.db'}" if db_kind == "sqlite" else (
-        await fresh_pg_url()
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'hrbot.db'}"
+        if db_kind == "sqlite"
+        else (await fresh_pg_url())
     )
     engine = make_engine(url)
     await create_all(engine)
@@ -49,5 +51,3 @@ async def demo(session_factory: SessionFactory) -> SessionFactory:
 @pytest.fixture
 async def chat(demo: SessionFactory, clock: FakeClock) -> LocalChat:
     return LocalChat(session_factory=demo, settings=Settings(), clock=clock)
-
-

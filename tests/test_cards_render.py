@@ -1,8 +1,8 @@
 """Card rendering: templates, DingTalk / WeCom request bodies, terminal text.
 
 Golden files live in ``tests/golden``; ``UPDATE_GOLDEN=1 pytest tests/test_cards_render.py``
-rewrites them after an intended change. Platform fixtures (official request examples) are read
-from ``$HRBOT_PLATFORM_FIXTURES`` (default ``/work/shared/platforms/fixtures``).
+rewrites them after an intended change. Platform fixtures (official request examples) are kept
+in ``tests/data/platforms``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from cards.render_wecom import (
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "data" / "cards"
 GOLDEN = HERE / "golden"
-FIXTURES = Path(os.environ.get("HRBOT_PLATFORM_FIXTURES", "/work/shared/platforms/fixtures"))
+FIXTURES = Path(__file__).parent / "data" / "platforms"
 
 SUBMITTED = datetime(2026, 3, 1, 2, 5, tzinfo=UTC)  # 10:05 in Asia/Shanghai
 CONTEXT: dict[str, Any] = {
@@ -74,8 +74,6 @@ def assert_golden(name: str, actual: Any) -> None:
 
 def load_fixture(name: str) -> dict[str, Any]:
     path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"platform fixture {path} not available")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

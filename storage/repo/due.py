@@ -46,7 +46,9 @@ async def cancel_due_items(*, session: AsyncSession, subject: str, now: datetime
     return int(result.rowcount or 0)
 
 
-async def list_pending_due_items(*, session: AsyncSession, subject: str | None = None) -> list[DueItem]:
+async def list_pending_due_items(
+    *, session: AsyncSession, subject: str | None = None
+) -> list[DueItem]:
     query = select(DueItem).where(col(DueItem.done_at).is_(None)).order_by(col(DueItem.due_at))
     if subject is not None:
         query = query.where(DueItem.subject == subject)

@@ -97,7 +97,9 @@ async def mark_message_failed(
     session.add(row)
 
 
-async def list_messages(*, session: AsyncSession, status: OutboxStatus | None = None) -> list[Outbox]:
+async def list_messages(
+    *, session: AsyncSession, status: OutboxStatus | None = None
+) -> list[Outbox]:
     query = select(Outbox).order_by(col(Outbox.id))
     if status is not None:
         query = query.where(Outbox.status == status)

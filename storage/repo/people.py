@@ -73,4 +73,6 @@ async def nearest_with_role(
     ]
     if not covering:
         return None
-    return max(covering, key=lambda p: (len([s for s in p.org_path.split("/") if s]), -(p.id or 0)))
+    return max(
+        covering, key=lambda p: (len([s for s in p.org_path.split("/") if s]), -(p.id or 0))
+    )

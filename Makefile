@@ -1,0 +1,24 @@
+# Two entry points for a fresh clone: `make run` (the bot, as a terminal chat with a demo org)
+# and `make test` (the whole test suite). Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+run: install
+	$(BIN)/hrbot shell
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q

@@ -1,0 +1,39 @@
+"""Composition root: configuration in, a database and a dispatcher out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Config
+from bot.context import Settings
+from storage.db import SessionFactory, make_engine, make_session_factory
+
+
+def settings_from_config(config: Config) -> Settings:
+    sla = config.sla
+    return Settings(
+        locale=config.locale,
+        timezone=config.timezone,
+        sla_hours={
+            stage: getattr(sla, stage).total_seconds() / 3600
+            for stage in ("hr_review", "needs_info", "leader_approval", "feedback")
+        },
+        reminder_fractions=tuple(sla.reminder_fractions),
+        escalate_after=sla.escalate_after,
+    )
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    session_factory: SessionFactory
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(config: Config) -> Database:
+    engine = make_engine(config.database.url, echo=config.database.echo)
+    return Database(engine=engine, session_factory=make_session_factory(engine))

@@ -1,0 +1,129 @@
+"""`hrbot` command line: database, imports, demo data and the terminal chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import open_database, settings_from_config
+from bot.config import Config, ConfigError, load_config
+from storage.db import SessionFactory
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hrbot", description="HR referral assistant")
+    parser.add_argument(
+        "--config", help="TOML config file (default: $HRBOT_CONFIG or config.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply migrations up to the newest schema")
+    imports = commands.add_parser("import", help="load directory or positions")
+    kinds = imports.add_subparsers(dest="kind", required=True)
+    kinds.add_parser("directory", help="people CSV").add_argument("file", type=Path)
+    kinds.add_parser("positions", help="positions TOML").add_argument("file", type=Path)
+    demo = commands.add_parser("demo", help="demo org").add_subparsers(dest="demo", required=True)
+    demo.add_parser("seed", help="load the demo mall chain")
+    shell = commands.add_parser("shell", help="chat with the bot in the terminal")
+    shell.add_argument("--as", dest="person", default="张经理", help="name or employee number")
+    commands.add_parser("config", help="print the effective configuration (secrets hidden)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args, config))
+
+
+async def _run(args: argparse.Namespace, config: Config) -> int:
+    from storage.migrate import upgrade_database
+
+    if args.command == "config":
+        import json
+
+        print(json.dumps(config.redacted(), ensure_ascii=False, indent=2, default=str))
+        return 0
+    await upgrade_database(config.database.url)
+    if args.command == "db":
+        print("database is at the newest schema")
+        return 0
+    database = open_database(config)
+    try:
+        if args.command == "import":
+            return await _import(database.session_factory, args.kind, args.file)
+        if args.command == "demo":
+            return await _seed(database.session_factory)
+        return await _shell(database.session_factory, config, args.person)
+    finally:
+        await database.close()
+
+
+async def _import(factory: SessionFactory, kind: str, file: Path) -> int:
+    from handlers.admin_import import import_directory, import_positions
+    from storage.db import session_scope
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"cannot read {file}: {err}", file=sys.stderr)
+        return 2
+    importer = import_directory if kind == "directory" else import_positions
+    async with session_scope(factory) as session:
+        report = await importer(session=session, text=text)
+    print(
+        f"{kind}: {report.created} created, {report.updated} updated, "
+        f"{len(report.errors)} rejected"
+    )
+    for line, problem in report.errors:
+        print(f"  {file}:{line}: {problem}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+async def _seed(factory: SessionFactory) -> int:
+    from bot.demo import seed_demo
+
+    people, positions = await seed_demo(factory)
+    print(
+        f"demo: {people.created + people.updated} people, "
+        f"{positions.created + positions.updated} positions"
+    )
+    return 0 if people.ok and positions.ok else 1
+
+
+async def _shell(factory: SessionFactory, config: Config, who: str) -> int:
+    from bot.local_chat import LocalChat
+    from bot.shell import Shell
+    from storage.db import session_scope
+    from storage.repo.people import list_people
+
+    async with session_scope(factory) as session:
+        people = await list_people(session=session)
+    if not people:
+        await _seed(factory)
+        async with session_scope(factory) as session:
+            people = await list_people(session=session)
+    chat = LocalChat(session_factory=factory, settings=settings_from_config(config))
+    me = next((p for p in people if who in (p.name, p.employee_no)), people[0])
+    shell = Shell(chat, people, me, print, locale=config.locale)
+    shell.banner()
+    while True:
+        try:
+            line = await asyncio.to_thread(input, f"{shell.me.name}> ")
+        except EOFError:
+            return 0
+        if not await shell.handle(line):
+            return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
