@@ -82,7 +82,7 @@ async def _import(factory: SessionFactory, kind: str, file: Path) -> int:
         report = await importer(session=session, text=text)
     print(
         f"{kind}: {report.created} created, {report.updated} updated, "
-        f"{len(report.errors)} rejected"
+        f"{len(report.errors)} problems"
     )
     for line, problem in report.errors:
         print(f"  {file}:{line}: {problem}", file=sys.stderr)

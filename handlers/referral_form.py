@@ -12,26 +12,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-_ALIAS_GROUPS: dict[str, tuple[str, ...]] = {
-    "position": ("岗位", "职位", "推荐岗位", "应聘岗位", "position", "job"),
-    "name": ("姓名", "名字", "候选人", "候选人姓名", "name", "candidate"),
-    "phone": ("电话", "手机", "手机号", "手机号码", "电话号码", "联系电话", "联系方式",
-              "phone", "mobile", "tel", "phone number"),
-    "email": ("邮箱", "邮件", "电子邮箱", "email", "e-mail", "mail"),
-    "education": ("学历", "最高学历", "education", "degree"),
-    "experience": ("经历", "工作经历", "工作经验", "履历", "experience", "work experience"),
-    "achievements": ("业绩", "成就", "主要业绩", "工作业绩", "achievements", "achievement"),
-    "reason": ("理由", "推荐理由", "原因", "reason"),
-    "resume": ("简历", "简历链接", "resume", "cv"),
-    "note": ("备注", "说明", "note", "notes", "remark"),
+# Labels are matched case-insensitively with inner spaces collapsed.
+_ALIAS_GROUPS = {
+    "position": "岗位|职位|推荐岗位|应聘岗位|position|job",
+    "name": "姓名|名字|候选人|候选人姓名|name|candidate",
+    "phone": "电话|手机|手机号|手机号码|电话号码|联系电话|联系方式|phone|mobile|tel|phone number",
+    "email": "邮箱|邮件|电子邮箱|email|e-mail|mail",
+    "education": "学历|最高学历|education|degree",
+    "experience": "经历|工作经历|工作经验|履历|experience|work experience",
+    "achievements": "业绩|成就|主要业绩|工作业绩|achievements|achievement",
+    "reason": "理由|推荐理由|原因|reason",
+    "resume": "简历|简历链接|resume|cv",
+    "note": "备注|说明|note|notes|remark",
 }
 FIELD_ALIASES: dict[str, str] = {
-    label: canonical for canonical, labels in _ALIAS_GROUPS.items() for label in labels
+    label: canonical for canonical, labels in _ALIAS_GROUPS.items() for label in labels.split("|")
 }
 
 _INVISIBLE = re.compile(r"[\u200b\u200e\u200f\u2060\ufeff]")
 _SPACES = re.compile(r"\s+")
 _MENTIONS = re.compile(r"^(?:@\S*\s*)+")
+# Text reaching the one-line parser went through _clean: spaces and newlines only.
+_SEPARATORS = " \n,;"
 _TOKEN = re.compile(r"[^\s,;]+")
 _ALIAS_ALT = "|".join(re.escape(a) for a in sorted(FIELD_ALIASES, key=len, reverse=True))
 # People write "姓名:张三,电话:138..." on one line; split only before a known label so
@@ -45,9 +47,7 @@ _LABEL_LINE = re.compile(
     r"[^\w\s:]?\s*:(?!//)\s*(?P<value>.*)"
 )
 _MAX_UNKNOWN_LABEL = 16
-_PHONE_STRICT = re.compile(
-    r"(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?=[\s,;]|$)"
-)
+_PHONE_STRICT = re.compile(r"(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?=[\s,;]|$)")
 # A near-miss number (typo, landline) is still the contact slot, so it surfaces as an
 # invalid phone instead of silently becoming the start of the reason.
 _PHONE_LOOSE = re.compile(r"[+(]?[0-9][0-9()-]*(?=[\s,;]|$)")
@@ -56,7 +56,9 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _EMAIL = re.compile(r"[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]+")
 
 _CN_DIGITS = "零一二两三四五六七八九十百千万亿"
-_CN_NUMBER = re.compile(rf"[{_CN_DIGITS}]+(?=[%人年月天次倍家店元岁项届周场单成])")
+# Whole numeral runs only (possessive, run start): keeps "千万别" out and the scan linear.
+_CN_UNITS = "%人年月天次倍家店元岁项届周场单成"
+_CN_NUMBER = re.compile(rf"(?<![{_CN_DIGITS}])[{_CN_DIGITS}]++(?=[{_CN_UNITS}])")
 _CN_PERCENT = re.compile(rf"百分之[{_CN_DIGITS}]+")
 _RESULT_WORDS = re.compile(
     r"提升|增长|降低|获得|荣获|完成|达成|超额|带领|冠军|奖|第一|业绩|开业|翻倍|%|[0-9]"
@@ -64,17 +66,15 @@ _RESULT_WORDS = re.compile(
     re.IGNORECASE,
 )
 
-_EDUCATION: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (level, re.compile(pattern, re.IGNORECASE))
-    for level, pattern in (
-        ("博士", r"博士|\bph\.?\s?d\b|\bdoctorate\b"),
-        ("硕士", r"硕士|研究生|\bmasters?\b|\bmba\b"),
-        ("本科", r"本科|学士|\bbachelors?\b|\bundergraduate\b"),
-        ("大专", r"大专|专科|\bcollege\b|\bassociate\b"),
-        ("高中", r"高中|\bhigh\s*school\b"),
-        ("中专", r"中专|职高|技校|\bvocational\b"),
-    )
-)
+# Highest level first, so free text naming several levels yields the highest.
+_EDUCATION = {
+    "博士": re.compile(r"博士|\bph\.?\s?d\b|\bdoctorate\b", re.I),
+    "硕士": re.compile(r"硕士|研究生|\bmasters?\b|\bmba\b", re.I),
+    "本科": re.compile(r"本科|学士|\bbachelors?\b|\bundergraduate\b", re.I),
+    "大专": re.compile(r"大专|专科|\bcollege\b|\bassociate\b", re.I),
+    "高中": re.compile(r"高中|\bhigh\s*school\b", re.I),
+    "中专": re.compile(r"中专|职高|技校|\bvocational\b", re.I),
+}
 
 
 def _date_pattern(prefix: str) -> str:
@@ -126,34 +126,26 @@ def _clean(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Normalise a raw chat message.
+    """Normalise a raw chat message; idempotent.
 
-    Applies NFKC (full-width digits, letters and punctuation become ASCII; U+3000
-    becomes a space), strips leading @mention tokens, collapses runs of spaces inside
-    each line while keeping line breaks, and trims the result. Idempotent.
+    NFKC turns full-width digits, letters and punctuation into ASCII and U+3000 into a
+    space; leading @mention tokens are dropped; runs of spaces inside a line collapse to
+    one (line breaks stay); the result is trimmed.
 
     Args:
         text: Message text as delivered by the chat platform.
-
-    Returns:
-        The normalised text.
     """
     return _MENTIONS.sub("", _clean(text), count=1).strip()
 
 
 def split_command(text: str, commands: Iterable[str]) -> tuple[str | None, str]:
-    """Split a leading command word off normalised text.
+    """Split a leading command word off normalised text; the longest match wins.
 
-    Words ending in a CJK character match as plain prefixes ("推荐店长"); words ending in
-    an ASCII letter or digit are case-insensitive and need a word boundary after them.
-    The longest matching word wins.
-
-    Args:
-        text: Output of :func:`normalize_text`.
-        commands: Known command words.
+    Words ending in an ASCII letter or digit are case-insensitive and need a word boundary
+    after them; other words (推荐) match as plain prefixes, so "推荐店长" works.
 
     Returns:
-        ``(word, rest)`` with ``word`` spelled as in ``commands``, or ``(None, text)``.
+        ``(word, rest)`` with ``word`` stripped as listed in ``commands``, or ``(None, text)``.
     """
     body = text.lstrip()
     words = sorted({c.strip() for c in commands if c.strip()}, key=lambda w: (-len(w), w))
@@ -200,40 +192,32 @@ def _parse_labelled(lines: list[str], form: ReferralForm) -> None:
             form.fields[current] = value
 
 
-def _skip_sep(text: str) -> str:
-    # Input went through _clean, so spaces and newlines are the only whitespace left.
-    return text.lstrip(" \n,;")
-
-
-def _match_contact(rest: str, fields: dict[str, str]) -> tuple[str, re.Match[str]] | None:
-    if "phone" not in fields:
-        match = _PHONE_STRICT.match(rest) or _PHONE_LOOSE.match(rest)
-        if match and sum(ch.isdigit() for ch in match[0]) >= 10:
-            return "phone", match
-    if "email" not in fields and (match := _EMAIL_TOKEN.match(rest)):
-        return "email", match
-    return None
-
-
 def _take_contacts(rest: str, fields: dict[str, str]) -> tuple[str, bool]:
     found = False
-    while rest and (hit := _match_contact(rest, fields)):
-        fields[hit[0]] = hit[1][0]
-        rest = _skip_sep(rest[hit[1].end() :])
-        found = True
+    while rest:
+        match = None
+        if "phone" not in fields:
+            match = _PHONE_STRICT.match(rest) or _PHONE_LOOSE.match(rest)
+            if match and sum(ch.isdigit() for ch in match[0]) >= 10:
+                fields["phone"] = match[0]
+            else:
+                match = None
+        if match is None and "email" not in fields and (match := _EMAIL_TOKEN.match(rest)):
+            fields["email"] = match[0]
+        if match is None:
+            break
+        rest, found = rest[match.end() :].lstrip(_SEPARATORS), True
     return rest, found
 
 
 def _take_token(rest: str) -> tuple[str, str]:
     match = _TOKEN.match(rest)
-    if match is None:
-        return "", rest
-    return match[0], _skip_sep(rest[match.end() :])
+    return (match[0], rest[match.end() :].lstrip(_SEPARATORS)) if match else ("", rest)
 
 
 def _parse_one_line(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
-    position, rest = _take_token(_skip_sep(text))
+    position, rest = _take_token(text.lstrip(_SEPARATORS))
     if not position:
         return fields
     fields["position"] = position
@@ -247,17 +231,11 @@ def _parse_one_line(text: str) -> dict[str, str]:
 
 
 def parse_referral(rest: str) -> ReferralForm:
-    """Parse the text that follows a referral command word.
+    """Parse the normalised text that follows a referral command word.
 
-    Lines before the first "label: value" line are read in one-line form (position,
-    name, then phone and/or email, then the reason verbatim); labelled lines follow,
-    where an unlabelled line continues the previous field. Labelled values win.
-
-    Args:
-        rest: Normalised text after the command word.
-
-    Returns:
-        The recovered fields and any unrecognised labels.
+    Lines before the first "label: value" line are read in one-line form (position, name,
+    phone and/or email, then the reason verbatim). In labelled lines an unlabelled line
+    continues the previous field; labelled values override one-line ones.
     """
     lines = _split_lines(_clean(rest))
     first_label = next((i for i, line in enumerate(lines) if _match_label(line)), len(lines))
@@ -270,10 +248,7 @@ def parse_fields(text: str) -> ReferralForm:
     """Parse only "label: value" lines, e.g. a follow-up message completing a draft.
 
     Args:
-        text: Raw or normalised message text; lines before the first label are ignored.
-
-    Returns:
-        The recovered fields and any unrecognised labels.
+        text: Raw or normalised message; text before the first label is ignored.
     """
     form = ReferralForm()
     _parse_labelled(_split_lines(normalize_text(text)), form)
@@ -336,7 +311,7 @@ def _parse_entry(segment: str) -> ParsedEntry | None:
     start = _to_date(match["sy"], match["sm"] or match["sn"])
     end = None if match["open"] else _to_date(match["ey"], match["em"] or match["en"])
     tokens = [t for t in _ENTRY_TOKENS.split(match["rest"].strip(" ,:")) if t]
-    if start is None or (end is None and not match["open"]) or not tokens:
+    if not tokens or start is None or (end is None and not match["open"]):
         return None
     if end is not None and end < start:
         return None
@@ -348,29 +323,23 @@ def _parse_entry(segment: str) -> ParsedEntry | None:
 
 
 def parse_work_history(text: str) -> tuple[list[ParsedEntry], list[str]]:
-    """Parse work-history lines such as ``2019.03-至今 某公司 零售 店长``.
-
-    Args:
-        text: Entries separated by newlines or semicolons.
+    """Parse entries like ``2019.03-至今 某公司 零售 店长`` separated by newlines or ';'.
 
     Returns:
-        ``(entries, bad_segments)``; every non-empty segment lands in exactly one list,
-        bad ones verbatim (trimmed) so nothing is dropped silently.
+        ``(entries, bad_segments)``. Every non-empty segment lands in exactly one list;
+        bad ones are kept verbatim (trimmed) so nothing is dropped silently.
     """
     entries: list[ParsedEntry] = []
     bad: list[str] = []
-    for segment in _ENTRY_SPLIT.split(text):
-        if not segment.strip():
-            continue
-        entry = _parse_entry(segment)
-        if entry is None:
-            bad.append(segment.strip())
-        else:
+    for segment in filter(str.strip, _ENTRY_SPLIT.split(text)):
+        if entry := _parse_entry(segment):
             entries.append(entry)
+        else:
+            bad.append(segment.strip())
     return entries, bad
 
 
 def parse_education(text: str) -> str | None:
     """Return the highest education level named in ``text`` (e.g. 研究生 -> 硕士), or None."""
-    normalised = unicodedata.normalize("NFKC", text)
-    return next((level for level, pattern in _EDUCATION if pattern.search(normalised)), None)
+    text = unicodedata.normalize("NFKC", text)
+    return next((level for level, pattern in _EDUCATION.items() if pattern.search(text)), None)

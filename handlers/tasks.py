@@ -230,3 +230,39 @@ async def supplement_referral(ctx: Context) -> None:
         raise UserFacingError("supplement_usage", {"waiting": [r.id for r in waiting]})
     await apply_supplement_fields(ctx, referral, text)
     await run_transition(ctx, referral, "referral.supplement", version, text)
+
+
+@router.command("撤回", "withdraw")
+async def withdraw_by_command(ctx: Context) -> None:
+    """`撤回 12 候选人已接受其他offer` — the referrer (or HR) withdraws an open referral."""
+    parts = normalize_text(ctx.args).split(maxsplit=1)
+    if len(parts) < 2:
+        raise UserFacingError("command_usage", {"command": "withdraw"})
+    referral, version = await _load(ctx, parts[0].lstrip("#"))
+    await run_transition(ctx, referral, "referral.withdraw", version, parts[1])
+
+
+_PASS_WORDS = {"通过", "pass", "passed"}
+_FAIL_WORDS = {"未通过", "不通过", "fail", "failed"}
+
+
+@router.command("面试", "interview")
+async def record_interview(ctx: Context) -> None:
+    """`面试 12 通过 85 沟通能力强` / `面试 12 未通过 缺乏团队管理经验` — a round's result."""
+    parts = normalize_text(ctx.args).split(maxsplit=2)
+    if len(parts) < 2 or parts[1].lower() not in _PASS_WORDS | _FAIL_WORDS:
+        raise UserFacingError("command_usage", {"command": "interview"})
+    referral, version = await _load(ctx, parts[0].lstrip("#"))
+    rest = parts[2] if len(parts) > 2 else ""
+    if parts[1].lower() in _FAIL_WORDS:
+        if not rest:
+            raise UserFacingError("command_usage", {"command": "interview"})
+        await run_transition(ctx, referral, "interview.fail", version, rest)
+        return
+    score_text, _, note = rest.partition(" ")
+    data: dict[str, object] = {"round": referral.interview_round + 1}
+    if score_text.isdigit() and 0 <= int(score_text) <= 100:
+        data["score"] = int(score_text)
+    else:
+        note = rest
+    await run_transition(ctx, referral, "interview.pass", version, note, data)

@@ -29,6 +29,9 @@ def alembic_config(url: str) -> Config:
     config = Config(str(ini) if ini.is_file() else None)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
+    # alembic.ini puts the package's parent on sys.path for the command line; here storage is
+    # already importable, and repeating that on every call would keep growing sys.path.
+    config.set_main_option("prepend_sys_path", "")
     # Stored as an attribute, not a main option, so '%' in passwords needs no escaping.
     config.attributes["url"] = url
     # The host application owns logging; don't let alembic.ini reconfigure it.

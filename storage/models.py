@@ -6,10 +6,32 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
+
+
+# Named constraints, so later migrations (SQLite batch mode included) can alter or drop them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(enum: type[StrEnum]) -> Enum:
+    # Store the values ("hr_review"), not the member names, as plain VARCHAR: reports can
+    # filter on the words people see, and a new state needs no ALTER TYPE on PostgreSQL.
+    return Enum(
+        enum,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+    )
 
 
 def utcnow() -> datetime:
@@ -101,7 +123,9 @@ class Referral(SQLModel, table=True):
     position_id: int = Field(foreign_key="position.id", index=True)
     referrer_id: int = Field(foreign_key="person.id", index=True)
     reason: str = Field(sa_column=Column(Text, nullable=False))
-    state: ReferralState = Field(default=ReferralState.SUBMITTED, index=True)
+    state: ReferralState = Field(
+        default=ReferralState.SUBMITTED, sa_type=_enum(ReferralState), index=True
+    )
     version: int = 1
     assignee_id: int | None = Field(default=None, foreign_key="person.id")
     stage_due_at: datetime | None = _ts(nullable=True)
@@ -182,7 +206,7 @@ class DueItem(SQLModel, table=True):
 
 
 class Inbox(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_inbox_platform_event"),)
+    __table_args__ = (UniqueConstraint("platform", "event_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str
@@ -209,7 +233,7 @@ class Outbox(SQLModel, table=True):
     group: bool = False
     kind: str  # card | card_update | text
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: OutboxStatus = OutboxStatus.PENDING
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=_enum(OutboxStatus))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     claimed_until: datetime | None = _ts(nullable=True)

@@ -14,7 +14,13 @@ from bot.demo import seed_demo
 from bot.local_chat import LocalChat
 from storage.db import SessionFactory, create_all, make_engine, make_session_factory
 from tests._support.clock import FakeClock
-from tests._support.pg import fresh_pg_url
+from tests._support.pg import drop_created, fresh_pg_url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import asyncio
+
+    asyncio.run(drop_created())
 
 
 @pytest.fixture

@@ -131,3 +131,20 @@ async def test_leaderless_position_goes_straight_to_interviews(
     await chat.tap("E011", chat.inbox("E011")[-1], "通过")
     assert (await db.referral(demo, 1)).state == ReferralState.INTERVIEWING
     assert chat.inbox("E010") == []
+
+
+async def test_interview_score_and_withdraw_by_command(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    await chat.say("E020", "推荐 导购 李四 13900139000 连续三个月门店销售业绩第一")
+    await chat.say("E011", "通过 1")
+    await chat.say("E011", "面试 1 通过 85 沟通能力强")
+    passed = [e for e in await db.events(demo, 1) if e.action == "interview.pass"]
+    assert passed[0].data["score"] == 85 and passed[0].note == "沟通能力强"
+    assert (await db.referral(demo, 1)).interview_round == 1
+    sent = await chat.say("E011", "面试 1 优秀")
+    assert sent[0].card.title == "命令格式"
+    await chat.say("E020", "撤回 1 候选人已接受其他offer")
+    referral = await db.referral(demo, 1)
+    assert referral.state == ReferralState.WITHDRAWN and referral.closed_at is not None
+    assert await db.pending_due(demo, 1) == []

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+CREATED: list[str] = []  # databases made by this test run, dropped at its end
 
 
 def pg_url() -> str:
@@ -36,5 +37,21 @@ async def fresh_pg_url() -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    CREATED.append(name)
     head, _, _ = base.rpartition("/")
     return f"{head}/{name}"
+
+
+async def drop_created() -> None:
+    """Drop the databases this run created (best effort: a leftover is harmless)."""
+    import asyncpg
+
+    if not CREATED:
+        return
+    dsn = pg_url().replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        while CREATED:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{CREATED.pop()}" WITH (FORCE)')
+    finally:
+        await conn.close()
