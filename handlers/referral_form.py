@@ -36,8 +36,7 @@ _MENTIONS = re.compile(r"^(?:@\S*\s*)+")
 _SEPARATORS = " \n,;"
 _TOKEN = re.compile(r"[^\s,;]+")
 _ALIAS_ALT = "|".join(re.escape(a) for a in sorted(FIELD_ALIASES, key=len, reverse=True))
-# People write "姓名:张三,电话:138..." on one line; split only before a known label so
-# that commas inside ordinary values stay put.
+# "姓名:张三,电话:138" is split only before known labels; other commas stay in values.
 _PAIR_SPLIT = re.compile(rf"[,;]\s*(?=(?:{_ALIAS_ALT})\s*:)", re.IGNORECASE)
 # Bullets, emoji and "1." numbering may precede a label; a label never holds digits, which
 # keeps times ("10:30") and one-line referrals with a colon in the reason out.
@@ -131,9 +130,6 @@ def normalize_text(text: str) -> str:
     NFKC turns full-width digits, letters and punctuation into ASCII and U+3000 into a
     space; leading @mention tokens are dropped; runs of spaces inside a line collapse to
     one (line breaks stay); the result is trimmed.
-
-    Args:
-        text: Message text as delivered by the chat platform.
     """
     return _MENTIONS.sub("", _clean(text), count=1).strip()
 
@@ -245,11 +241,7 @@ def parse_referral(rest: str) -> ReferralForm:
 
 
 def parse_fields(text: str) -> ReferralForm:
-    """Parse only "label: value" lines, e.g. a follow-up message completing a draft.
-
-    Args:
-        text: Raw or normalised message; text before the first label is ignored.
-    """
+    """Parse only the "label: value" lines of a raw message, e.g. a follow-up to a draft."""
     form = ReferralForm()
     _parse_labelled(_split_lines(normalize_text(text)), form)
     return form
@@ -298,8 +290,8 @@ def is_concrete_reason(reason: str) -> bool:
     return any(m[0] != "一" for m in _CN_NUMBER.finditer(text))
 
 
-def _to_date(year: str, month: str | None) -> date | None:
-    y, m = int(year), int(month or 1)
+def _to_date(year: str | None, month: str | None) -> date | None:
+    y, m = int(year or 0), int(month or 1)
     return date(y, m, 1) if 1900 <= y <= 2100 and 1 <= m <= 12 else None
 
 
@@ -309,11 +301,9 @@ def _parse_entry(segment: str) -> ParsedEntry | None:
     if match is None:
         return None
     start = _to_date(match["sy"], match["sm"] or match["sn"])
-    end = None if match["open"] else _to_date(match["ey"], match["em"] or match["en"])
+    end = _to_date(match["ey"], match["em"] or match["en"])
     tokens = [t for t in _ENTRY_TOKENS.split(match["rest"].strip(" ,:")) if t]
-    if not tokens or start is None or (end is None and not match["open"]):
-        return None
-    if end is not None and end < start:
+    if not tokens or start is None or (end is None) != bool(match["open"]) or end < start:
         return None
     company = tokens[0] if len(tokens) >= 2 else ""
     industry = tokens[1] if len(tokens) >= 3 else ""

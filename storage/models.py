@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
-
 # Named constraints, so later migrations (SQLite batch mode included) can alter or drop them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
