@@ -30,6 +30,8 @@ class Settings:
         }
     )
 
+    # Where a person is reached when nothing else says (their platform ids are tried in order).
+    platforms: tuple[str, ...] = ("dingtalk", "wecom")
     reminder_fractions: tuple[float, ...] = (0.5, 1.0)
     escalate_after: timedelta = timedelta(0)
 
@@ -49,6 +51,7 @@ class Outgoing:
     card: Card
     to_person: Person | None = None  # None: reply into the event's conversation
     update: bool = False  # True: replace the card ``card.key`` already shown to the recipient
+    not_before: datetime | None = None  # held back until then (quiet hours)
 
 
 @dataclass

@@ -11,26 +11,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Context, Outgoing, Settings
 from bot.errors import UserFacingError
-from bot.events import ConversationKind, Event, EventKind
-from bot.log import dispatch_log, mask_mobiles
+from bot.events import Event, EventKind
+from bot.log import dispatch_log
+from bot.outgoing import enqueue_outgoing
 from bot.routing import Handler, Router, RouteTable
-from cards.models import Card
 from cards.render import render_card
 from handlers.referral_form import normalize_text, split_command
 from storage.db import SessionFactory
-from storage.models import Inbox, Person
+from storage.models import Inbox
 from storage.repo.conversations import get_pending_input
-from storage.repo.outbox import enqueue_message
-from storage.repo.people import get_person_by_platform_id, platform_address
+from storage.repo.people import get_person_by_platform_id
 
 Clock = Callable[[], datetime]
 
@@ -103,7 +100,21 @@ class Dispatcher:
                 )
                 route = await self._run(ctx)
                 outgoing = ctx.outgoing
-            ids = await self._enqueue(session, event, outgoing, now)
+            # Answers go out on the platform the event came from; notifications to other
+            # people prefer it too, then whatever platform they are on.
+            platforms = (
+                event.platform,
+                *(p for p in self.settings.platforms if p != event.platform),
+            )
+            ids = await enqueue_outgoing(
+                session,
+                outgoing,
+                key_prefix=f"{event.platform}:{event.event_id}",
+                platforms=platforms,
+                now=now,
+                conversation=event.conversation,
+                reply_handle=event.reply_handle,
+            )
             await session.commit()
             return DispatchResult(duplicate=False, route=route, outbox_ids=ids)
 
@@ -152,61 +163,3 @@ class Dispatcher:
             ctx.reply(template)
 
         return reply_help
-
-    async def _enqueue(
-        self, session: AsyncSession, event: Event, outgoing: list[Outgoing], now: datetime
-    ) -> tuple[int, ...]:
-        ids: list[int] = []
-        for index, out in enumerate(outgoing):
-            target = _target_of(event, out)
-            if target is None:
-                dispatch_log.warning(
-                    "no address for person=%s", out.to_person and out.to_person.id
-                )
-                continue
-            platform, kind, address, group = target
-            card = _mask_card(out.card) if group else out.card
-            row = await enqueue_message(
-                session=session,
-                idempotency_key=f"{event.platform}:{event.event_id}:{index}",
-                platform=platform,
-                target_kind=kind,
-                target=address,
-                group=group,
-                kind="card_update" if out.update else "card",
-                payload={"card": card.to_dict(), "reply_handle": event.reply_handle},
-                now=now,
-            )
-            assert row.id is not None
-            ids.append(row.id)
-        return tuple(ids)
-
-
-def _target_of(event: Event, out: Outgoing) -> tuple[str, str, str, bool] | None:
-    """(platform, target kind, address, is group) for one outgoing card."""
-    if out.to_person is None:
-        group = event.conversation.kind == ConversationKind.GROUP
-        return event.platform, "conversation", event.conversation.id, group
-    person: Person = out.to_person
-    address = platform_address(person, event.platform)
-    if address:
-        return event.platform, "person", address, False
-    for platform in ("dingtalk", "wecom"):
-        address = platform_address(person, platform)
-        if address:
-            return platform, "person", address, False
-    return None
-
-
-def _mask_card(card: Card) -> Card:
-    def mask(value: Any) -> Any:
-        if isinstance(value, str):
-            return mask_mobiles(value)
-        if isinstance(value, dict):
-            return {k: mask(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [mask(v) for v in value]
-        return value
-
-    masked = mask(card.to_dict())
-    return replace(Card.from_dict(masked), key=card.key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.context import Settings
@@ -29,11 +30,13 @@ class LocalChat:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Everyone is reached in this chat, whatever platforms the deployment names.
+        self.settings = replace(settings or Settings(), platforms=(Platform.SHELL,))
         self.messenger = RecordingMessenger()
         self.dispatcher = Dispatcher(
             session_factory=session_factory,
             routers=ROUTERS,
-            settings=settings or Settings(),
+            settings=self.settings,
             clock=self.clock,
             pending_input=answer_pending,
             fallback=not_understood,

@@ -47,9 +47,10 @@ _LABEL_LINE = re.compile(
 )
 _MAX_UNKNOWN_LABEL = 16
 _PHONE_STRICT = re.compile(r"(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?=[\s,;]|$)")
-# A near-miss number (typo, landline) is still the contact slot, so it surfaces as an
-# invalid phone instead of silently becoming the start of the reason.
-_PHONE_LOOSE = re.compile(r"[+(]?[0-9][0-9()-]*(?=[\s,;]|$)")
+# A near-miss number ("12345", a landline) still fills the contact slot so it is reported
+# as an invalid phone; a year ("2019") or year range ("2020-2023") starts the reason.
+_PHONE_LOOSE = re.compile(r"(?![0-9]{4}-[0-9]{4}(?:[\s,;]|$))[+(]?[0-9][0-9()-]*(?=[\s,;]|$)")
+_MIN_PHONE_DIGITS = 5
 _EMAIL_TOKEN = re.compile(r"[^\s,;@]+@[^\s,;@]+(?=[\s,;]|$)")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _EMAIL = re.compile(r"[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]+")
@@ -194,7 +195,7 @@ def _take_contacts(rest: str, fields: dict[str, str]) -> tuple[str, bool]:
         match = None
         if "phone" not in fields:
             match = _PHONE_STRICT.match(rest) or _PHONE_LOOSE.match(rest)
-            if match and sum(ch.isdigit() for ch in match[0]) >= 10:
+            if match and sum(ch.isdigit() for ch in match[0]) >= _MIN_PHONE_DIGITS:
                 fields["phone"] = match[0]
             else:
                 match = None
@@ -303,7 +304,10 @@ def _parse_entry(segment: str) -> ParsedEntry | None:
     start = _to_date(match["sy"], match["sm"] or match["sn"])
     end = _to_date(match["ey"], match["em"] or match["en"])
     tokens = [t for t in _ENTRY_TOKENS.split(match["rest"].strip(" ,:")) if t]
-    if not tokens or start is None or (end is None) != bool(match["open"]) or end < start:
+    # An unparseable end date counts as bad unless the range is open (至今 / now).
+    if not tokens or start is None or (end is None) != bool(match["open"]):
+        return None
+    if end is not None and end < start:
         return None
     company = tokens[0] if len(tokens) >= 2 else ""
     industry = tokens[1] if len(tokens) >= 3 else ""

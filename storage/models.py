@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -188,7 +188,15 @@ class PendingInput(SQLModel, table=True):
 
 class DueItem(SQLModel, table=True):
     __tablename__ = "due_item"
-    __table_args__ = (Index("ix_due_item_pending", "done_at", "due_at"),)
+    # Only open rows are indexed, so a sweep costs the same with a million future items.
+    __table_args__ = (
+        Index(
+            "ix_due_item_open",
+            "due_at",
+            postgresql_where=text("done_at IS NULL"),
+            sqlite_where=text("done_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str
@@ -201,6 +209,9 @@ class DueItem(SQLModel, table=True):
     claimed_until: datetime | None = _ts(nullable=True)
     done_at: datetime | None = _ts(nullable=True)
     cancelled: bool = False
+    error: str = ""
+    # Set for items that must exist once however many replicas schedule them (daily digest).
+    dedupe_key: str | None = Field(default=None, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 12:27:43.668437
+Create Date: 2026-11-24 12:28:59.086153
 
 """
 
@@ -271,14 +271,23 @@ def upgrade() -> None:
         sa.Column("claimed_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("done_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("dedupe_key", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["referral_id"], ["referral.id"], name=op.f("fk_due_item_referral_id_referral")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_due_item")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_due_item_dedupe_key")),
     )
     with op.batch_alter_table("due_item", schema=None) as batch_op:
-        batch_op.create_index("ix_due_item_pending", ["done_at", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_due_item_open",
+            ["due_at"],
+            unique=False,
+            postgresql_where=sa.text("done_at IS NULL"),
+            sqlite_where=sa.text("done_at IS NULL"),
+        )
         batch_op.create_index(batch_op.f("ix_due_item_referral_id"), ["referral_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_due_item_subject"), ["subject"], unique=False)
 
@@ -317,7 +326,11 @@ def downgrade() -> None:
     with op.batch_alter_table("due_item", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_due_item_subject"))
         batch_op.drop_index(batch_op.f("ix_due_item_referral_id"))
-        batch_op.drop_index("ix_due_item_pending")
+        batch_op.drop_index(
+            "ix_due_item_open",
+            postgresql_where=sa.text("done_at IS NULL"),
+            sqlite_where=sa.text("done_at IS NULL"),
+        )
 
     op.drop_table("due_item")
     with op.batch_alter_table("attachment", schema=None) as batch_op:
