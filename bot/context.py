@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,10 @@ class Settings:
     platforms: tuple[str, ...] = ("dingtalk", "wecom")
     reminder_fractions: tuple[float, ...] = (0.5, 1.0)
     escalate_after: timedelta = timedelta(0)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 30)
+    quiet_weekends: bool = True
+    digest_at: time = time(9, 0)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -81,3 +85,28 @@ class Context:
         """Replace the card the actor tapped, in place."""
         card = self.card(name, key=key, **context)
         self.outgoing.append(Outgoing(card=card, to_person=self.person, update=True))
+
+
+@dataclass
+class JobContext:
+    """What a clock job gets: no event and no actor, the same way to answer."""
+
+    session: AsyncSession
+    now: datetime
+    settings: Settings
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def card(self, name: str, key: str | None = None, **context: Any) -> Card:
+        context.setdefault("tz", self.settings.timezone)
+        return render_card(name=name, context=context, locale=self.settings.locale, key=key)
+
+    def notify(
+        self,
+        person: Person,
+        name: str,
+        key: str | None = None,
+        not_before: datetime | None = None,
+        **context: Any,
+    ) -> None:
+        card = self.card(name, key=key, **context)
+        self.outgoing.append(Outgoing(card=card, to_person=person, not_before=not_before))

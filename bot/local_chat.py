@@ -11,13 +11,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from bot.clock import DueRunner
 from bot.context import Settings
 from bot.dispatch import Dispatcher, DispatchResult
 from bot.events import CardAction, Conversation, ConversationKind, Event, EventKind, Platform
 from bot.messenger import OutboundMessage, RecordingMessenger
 from bot.outbox import OutboxWorker
+from bot.runtime import Runtime
 from cards.models import Button, Card
 from handlers import ROUTERS, answer_pending, not_understood
+from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
 from storage.db import SessionFactory
 
 
@@ -44,6 +47,17 @@ class LocalChat:
         self.worker = OutboxWorker(
             session_factory=session_factory, messenger=self.messenger, clock=self.clock
         )
+        self.runtime = Runtime(
+            runner=DueRunner(
+                session_factory=session_factory,
+                handlers=DUE_HANDLERS,
+                settings=self.settings,
+                clock=self.clock,
+                owner="local",
+            ),
+            outbox=self.worker,
+            recurring=(ensure_daily_digest,),
+        )
         self._ids = itertools.count(1)
         self.last_result: DispatchResult | None = None
 
@@ -52,6 +66,12 @@ class LocalChat:
         before = len(self.messenger.sent)
         self.last_result = await self.dispatcher.feed(event)
         await self.worker.drain()
+        return self.messenger.sent[before:]
+
+    async def tick(self) -> list[OutboundMessage]:
+        """One clock beat at the current (fake) time; returns what it sent."""
+        before = len(self.messenger.sent)
+        await self.runtime.tick()
         return self.messenger.sent[before:]
 
     async def say(

@@ -1,0 +1,133 @@
+"""Clock jobs: SLA reminders to the assignee, escalation to their lead, the daily HR digest.
+
+Jobs take only ids and plain values from the due item and re-read state: a reminder for a
+task that has moved on (version or assignee changed) does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.context import JobContext
+from bot.quiet_hours import next_delivery_time
+from handlers.announce import task_card_name
+from handlers.views import card_key, referral_view
+from storage.models import DueItem, Person, Position, Referral, ReferralState
+from storage.repo.due import schedule_once
+from storage.repo.people import list_people, nearest_with_role
+from storage.repo.referrals import list_assigned_referrals
+
+
+def _delivery(job: JobContext) -> datetime:
+    s = job.settings
+    return next_delivery_time(
+        job.now, tz=s.tz, start=s.quiet_start, end=s.quiet_end, weekends=s.quiet_weekends
+    )
+
+
+async def _live_task(job: JobContext, item: DueItem) -> tuple[Referral, Person, Position] | None:
+    """The referral, its assignee and position, if the task this item was for still waits."""
+    referral = await job.session.get(Referral, item.referral_id) if item.referral_id else None
+    if referral is None or referral.version != item.payload.get("version"):
+        return None
+    if referral.assignee_id is None or referral.assignee_id != item.payload.get("assignee_id"):
+        return None
+    assignee = await job.session.get(Person, referral.assignee_id)
+    position = await job.session.get(Position, referral.position_id)
+    if assignee is None or position is None:
+        return None
+    return referral, assignee, position
+
+
+async def remind_assignee(job: JobContext, item: DueItem) -> None:
+    """The task card again, with the deadline on top, so one tap from the reminder finishes it."""
+    live = await _live_task(job, item)
+    if live is None:
+        return
+    referral, assignee, position = live
+    name = task_card_name(referral, position.hiring_manager_id)
+    if name is None:
+        return
+    fraction = float(item.payload.get("fraction", 1.0))
+    overdue = referral.stage_due_at is not None and job.now >= referral.stage_due_at
+    job.notify(
+        assignee,
+        name,
+        key=f"{card_key(referral, name)}-r{round(fraction * 100)}",
+        not_before=_delivery(job),
+        r=await referral_view(job, referral),  # type: ignore[arg-type]
+        reminder={"overdue": overdue, "due_at": referral.stage_due_at},
+    )
+
+
+async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
+    """Past the deadline: the assignee's lead (or the nearest HR lead) hears about it."""
+    live = await _live_task(job, item)
+    if live is None:
+        return
+    referral, assignee, position = live
+    lead = await job.session.get(Person, assignee.lead_id) if assignee.lead_id else None
+    if lead is None or not lead.active:
+        lead = await nearest_with_role(
+            session=job.session,
+            role="hr_lead",
+            org_path=position.org_path,
+            exclude=[assignee.id or 0],
+        )
+    if lead is None:
+        return
+    overdue = job.now - referral.stage_due_at if referral.stage_due_at else timedelta(0)
+    job.notify(
+        lead,
+        "escalation",
+        key=f"{card_key(referral, 'escalation')}-{lead.id}",
+        not_before=_delivery(job),
+        r=await referral_view(job, referral),  # type: ignore[arg-type]
+        assignee=assignee.name,
+        overdue_minutes=int(overdue.total_seconds() // 60),
+    )
+
+
+async def ensure_daily_digest(job: JobContext) -> bool:
+    """Schedule today's digest once, whichever replica gets here first."""
+    local = job.now.astimezone(job.settings.tz)
+    # A replica that starts late in the evening sends no digest that day rather than at night.
+    if not job.settings.digest_at <= local.time() < job.settings.quiet_start:
+        return False
+    if job.settings.quiet_weekends and local.weekday() >= 5:
+        return False
+    return await schedule_once(
+        session=job.session,
+        dedupe_key=f"digest:{local.date().isoformat()}",
+        kind="digest.daily",
+        subject="digest",
+        due_at=job.now,
+        now=job.now,
+    )
+
+
+async def send_daily_digest(job: JobContext, item: DueItem) -> None:
+    """Each HR with something open gets one card: pending reviews, overdue, interviews."""
+    for person in await list_people(session=job.session):
+        if "hr" not in person.roles or not person.active:
+            continue
+        tasks = await list_assigned_referrals(session=job.session, assignee_id=person.id or 0)
+        if not tasks:
+            continue
+        views = [await referral_view(job, r) for r in tasks]  # type: ignore[arg-type]
+        job.notify(
+            person,
+            "daily_digest",
+            key=f"digest-{item.id}-{person.id}",
+            reviews=[v for v in views if v["state"] == ReferralState.HR_REVIEW],
+            overdue=[v for v in views if v["due_at"] and v["due_at"] <= job.now],
+            interviews=[v for v in views if v["state"] == ReferralState.INTERVIEWING],
+            date=job.now,
+        )
+
+
+DUE_HANDLERS = {
+    "sla.remind": remind_assignee,
+    "sla.escalate": escalate_to_lead,
+    "digest.daily": send_daily_digest,
+}
