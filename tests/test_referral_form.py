@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date
 
 import pytest
@@ -207,17 +208,21 @@ def test_one_line_form_phone_right_after_position_leaves_name_out() -> None:
     }
 
 
-def test_one_line_form_near_miss_phone_is_kept_as_phone() -> None:
-    form = parse_referral("店长 张三 1380013800 业绩第一")
-    assert form.fields["phone"] == "1380013800"
+@pytest.mark.parametrize("phone", ["12345", "1380013800", "010-12345678", "(021)1234567"])
+def test_one_line_form_invalid_phone_is_kept_as_phone(phone: str) -> None:
+    form = parse_referral(f"店长 张三 {phone} 曾将客流提升30%")
+    assert form.fields["phone"] == phone
     assert normalize_phone(form.fields["phone"]) is None
-    assert form.fields["reason"] == "业绩第一"
+    assert form.fields["reason"] == "曾将客流提升30%"
 
 
-def test_one_line_form_reason_starting_with_a_number_is_not_a_phone() -> None:
-    form = parse_referral("店长 张三 2019 年起连续三年销售第一")
+@pytest.mark.parametrize(
+    "reason", ["2019 年起连续三年销售第一", "2020-2023 连续三年销冠", "30 人团队", "1234 单"]
+)
+def test_one_line_form_reason_starting_with_a_number_is_not_a_phone(reason: str) -> None:
+    form = parse_referral(f"店长 张三 {reason}")
     assert "phone" not in form.fields
-    assert form.fields["reason"] == "2019 年起连续三年销售第一"
+    assert form.fields["reason"] == reason
 
 
 def test_one_line_form_comma_separated() -> None:
@@ -414,7 +419,10 @@ def test_concrete_reasons(reason: str) -> None:
 
 @pytest.mark.parametrize(
     "reason",
-    ["人不错", "挺好的", "认真负责", "good person", "", "   ", "30%", "一直很努力工作", "一天到晚都认真"],
+    [
+        "人不错", "挺好的", "认真负责", "good person", "", "   ", "30%",
+        "一直很努力工作", "一天到晚都认真", "千万别错过这个人",
+    ],
 )
 def test_vague_reasons(reason: str) -> None:
     assert is_concrete_reason(reason) is False
@@ -538,13 +546,34 @@ def test_parse_education(text: str, expected: str | None) -> None:
     assert parse_education(text) == expected
 
 
+# --- long input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["一" * 50_000, "1-" * 50_000, "a " * 50_000, "@" * 50_000, "姓名:张三," * 10_000],
+)
+def test_pathological_long_input_is_handled_quickly(text: str) -> None:
+    started = time.perf_counter()
+    form = parse_referral(text)
+    entries, bad = parse_work_history(text)
+    is_concrete_reason(text)
+    normalize_text(text)
+    # Quadratic regex backtracking on these inputs took tens of seconds.
+    assert time.perf_counter() - started < 3
+    assert set(form.fields) <= CANONICAL
+    assert len(entries) + len(bad) >= 1
+
+
 # --- properties ------------------------------------------------------------------------------
 
 # Fragments that exercise the parser's special cases far more often than st.text() does.
 CHAT_TEXT = st.lists(
     st.sampled_from(
-        list("推荐店长张三岗位姓名电话理由:：,，;；@ \u3000\n\t0123456789１３８+-()（）ab.%")
-        + ["13800138000", "refer", "@hrbot ", "2019.03-至今 ", "😀", "e\u0301", "\u200b"]
+        [
+            *"推荐店长张三岗位姓名电话理由:：,，;；@ \u3000\n\t0123456789１３８+-()（）ab.%",
+            *("13800138000", "refer", "@hrbot ", "2019.03-至今 ", "😀", "e\u0301", "\u200b"),
+        ]
     ),
     max_size=40,
 ).map("".join)
