@@ -7,6 +7,7 @@ the real dispatcher, transaction and outbox, and what would have been sent is re
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -58,6 +59,9 @@ class LocalChat:
             outbox=self.worker,
             recurring=(ensure_daily_digest,),
         )
+        # Unique across runs: the inbox remembers event ids, and a restarted shell on the
+        # same database must not have its first messages taken for retries.
+        self._run = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
         self.last_result: DispatchResult | None = None
 
@@ -85,7 +89,7 @@ class LocalChat:
         return await self.feed(
             Event(
                 platform=Platform.SHELL,
-                event_id=f"local-{next(self._ids)}",
+                event_id=f"local-{self._run}-{next(self._ids)}",
                 kind=EventKind.MESSAGE,
                 actor_id=employee_no,
                 conversation=conversation,
@@ -106,7 +110,7 @@ class LocalChat:
         return await self.feed(
             Event(
                 platform=Platform.SHELL,
-                event_id=f"local-{next(self._ids)}",
+                event_id=f"local-{self._run}-{next(self._ids)}",
                 kind=EventKind.CARD_ACTION,
                 actor_id=employee_no,
                 conversation=Conversation(id=employee_no),

@@ -172,6 +172,9 @@ def _split_lines(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
+_ADDITIVE = frozenset({"experience", "achievements", "note"})
+
+
 def _parse_labelled(lines: list[str], form: ReferralForm) -> None:
     current: str | None = None
     for line in lines:
@@ -185,6 +188,9 @@ def _parse_labelled(lines: list[str], form: ReferralForm) -> None:
         current, label, value = hit
         if current is None:
             form.unknown_labels.append(label)
+        elif current in _ADDITIVE and form.fields.get(current):
+            # Several `经历:` lines are several jobs, not a correction of the first.
+            form.fields[current] = f"{form.fields[current]}\n{value}"
         else:
             form.fields[current] = value
 

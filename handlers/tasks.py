@@ -76,18 +76,18 @@ async def run_transition(
 
 
 async def _precheck(ctx: Context, referral: Referral, action: str, version: int) -> bool:
-    """Before asking for typed input: refuse stale cards and foreign scopes straight away."""
+    """Before asking for input or writing anything: refuse foreign scopes, then stale cards."""
     transition = TRANSITIONS[action]
+    position = await get_position(session=ctx.session, position_id=referral.position_id)
+    assert position is not None
+    if not may_act(ctx.person, transition.roles, referral, position):
+        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     if referral.version != version or referral.state not in transition.sources:
         event = await find_version_event(
             session=ctx.session, referral_id=referral.id or 0, from_version=version
         )
         await _stale(ctx, StaleAction(event), referral)
         return False
-    position = await get_position(session=ctx.session, position_id=referral.position_id)
-    assert position is not None
-    if not may_act(ctx.person, transition.roles, referral, position):
-        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     return True
 
 
@@ -101,12 +101,16 @@ async def tap_action(ctx: Context) -> None:
     if requires == "category" and ctx.params.get("category") not in NO_SHOW_CATEGORIES:
         if await _precheck(ctx, referral, action, version):
             page = ctx.params.get("page", "0")
-            ctx.reply(
-                "no_show_categories",
-                r=await referral_view(ctx, referral),
-                categories=NO_SHOW_CATEGORIES,
-                page=int(page) if page.isdigit() else 0,
-            )
+            choice = {
+                "r": await referral_view(ctx, referral),
+                "categories": NO_SHOW_CATEGORIES,
+                "page": int(page) if page.isdigit() else 0,
+            }
+            # The choice replaces the offer card, so its buttons cannot be tapped again.
+            if ctx.params.get("card_key"):
+                ctx.update_card(ctx.params["card_key"], "no_show_categories", **choice)
+            else:
+                ctx.reply("no_show_categories", **choice)
         return
     if requires in ("reason", "items", "note") and not ctx.params.get("note"):
         if await _precheck(ctx, referral, action, version):
@@ -228,6 +232,8 @@ async def supplement_referral(ctx: Context) -> None:
         referral, version = waiting[0], waiting[0].version
     else:
         raise UserFacingError("supplement_usage", {"waiting": [r.id for r in waiting]})
+    if not await _precheck(ctx, referral, "referral.supplement", version):
+        return
     await apply_supplement_fields(ctx, referral, text)
     await run_transition(ctx, referral, "referral.supplement", version, text)
 

@@ -142,8 +142,18 @@ async def assignee_for(
             org_path=position.org_path,
             exclude=[referral.referrer_id],
         )
-    if state == S.INTERVIEWING and to_hm and position.hiring_manager_id is not None:
-        return await session.get(Person, position.hiring_manager_id)
+    if state == S.INTERVIEWING and to_hm:
+        # Nobody gives feedback on their own referral: fall back to another hiring manager.
+        if position.hiring_manager_id not in (None, referral.referrer_id):
+            return await session.get(Person, position.hiring_manager_id)
+        other = await nearest_with_role(
+            session=session,
+            role="hiring_manager",
+            org_path=position.org_path,
+            exclude=[referral.referrer_id],
+        )
+        if other is not None:
+            return other
     if state in (S.HR_REVIEW, S.INTERVIEWING, S.OFFER):
         return await nearest_with_role(
             session=session, role="hr", org_path=position.org_path, exclude=[referral.referrer_id]
@@ -169,14 +179,15 @@ async def apply_transition(
     transition = TRANSITIONS[action]
     position = await get_position(session=ctx.session, position_id=referral.position_id)
     assert position is not None and referral.id is not None
+    # Permission first: a stale card must not show anyone out of scope who handled what.
+    if not may_act(ctx.person, transition.roles, referral, position):
+        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     if referral.version != version or referral.state not in transition.sources:
         raise StaleAction(
             await find_version_event(
                 session=ctx.session, referral_id=referral.id, from_version=version
             )
         )
-    if not may_act(ctx.person, transition.roles, referral, position):
-        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     if transition.requires and not (note.strip() or (data or {}).get(transition.requires)):
         raise UserFacingError("input_missing", {"action": action, "referral_id": referral.id})
 

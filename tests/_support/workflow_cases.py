@@ -80,3 +80,43 @@ COMMANDS = [
     ("offer", "E011", "驳回 {rid} 接受了其他offer", "offer.declined", "withdrawn",
      "接受了其他offer"),
 ]
+
+# (stage, actor, owner of the card tapped, button): refused with 没有权限
+FORBIDDEN = [
+    ("hr_review", "E020", "E011", "通过"),  # the referrer on their own referral
+    ("hr_review", "E041", "E011", "通过"),  # HR of 华南 on a 华东 referral
+    ("hr_review", "E041", "E011", "驳回"),  # ... refused before asking for a reason
+    ("hr_review", "E010", "E011", "通过"),  # a leader is no HR
+    ("leader_approval", "E040", "E010", "同意"),  # leader of 华南
+    ("leader_approval", "E040", "E010", "驳回"),
+    ("leader_approval", "E011", "E010", "同意"),  # HR is no leader
+    ("interviewing", "E030", "E011", "未通过"),  # hiring manager of another store
+    ("feedback", "E030", "E021", "录用"),
+    ("feedback", "E011", "E021", "录用"),  # HR is not the hiring manager
+    ("feedback", "E020", "E021", "不合适"),  # a hiring manager in scope, but the referrer
+    ("offer", "E041", "E011", "已入职"),
+    ("offer", "E020", "E011", "未到岗"),
+]
+
+# (stage, actor, action of a forged button carrying the current version): a stale card
+WRONG_STATE = [
+    ("hr_review", "E010", "approval.approve"),
+    ("hr_review", "E011", "offer.hired"),
+    ("needs_info", "E011", "review.pass"),
+    ("interviewing", "E011", "review.reject"),  # needs a reason: refused before asking
+    ("leader_approval", "E011", "offer.no_show"),  # needs a category: no category card
+]
+
+# (actor, text, title of the only card answered); nothing changes
+BAD_COMMANDS = [
+    ("E011", "通过 999", "没找到这条推荐"),
+    ("E011", "通过 abc", "无法识别的操作"),
+    ("E011", "驳回 1x 原因", "无法识别的操作"),
+    ("E011", "通过", "命令格式"),
+    ("E011", "驳回 {rid}", "命令格式"),
+    ("E011", "需补充 {rid}", "命令格式"),
+    ("E041", "通过 {rid}", "没有权限"),
+    ("E020", "通过 {rid}", "没有权限"),
+    ("E040", "驳回 {rid} 不合适", "没有权限"),
+    ("E020", "补充", "补充材料"),  # nothing waits for a supplement
+]
