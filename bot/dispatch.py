@@ -12,9 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from sqlalchemy.exc import IntegrityError
+from datetime import UTC, datetime, timedelta
 
 from bot.context import Context, Outgoing, Settings
 from bot.errors import UserFacingError
@@ -24,9 +22,9 @@ from bot.outgoing import enqueue_outgoing
 from bot.routing import Handler, Router, RouteTable
 from cards.render import render_card
 from handlers.referral_form import normalize_text, split_command
-from storage.db import SessionFactory
-from storage.models import Inbox
+from storage.db import SessionFactory, session_scope
 from storage.repo.conversations import get_pending_input
+from storage.repo.inbox import list_unprocessed_events, lock_event, record_event
 from storage.repo.people import get_person_by_platform_id
 
 Clock = Callable[[], datetime]
@@ -75,16 +73,52 @@ class Dispatcher:
         )
         return result
 
+    async def accept(self, event: Event) -> bool:
+        """Persist an event before the platform is acked; False for a retry already stored."""
+        async with session_scope(self.session_factory) as session:
+            return await record_event(
+                session=session,
+                platform=event.platform,
+                event_id=event.event_id,
+                payload=event.to_dict(),
+                now=self.clock(),
+            )
+
+    async def redeliver(self, older_than: timedelta = timedelta(seconds=60)) -> int:
+        """Handle events that were acked but never handled (the process died in between)."""
+        async with self.session_factory() as session:
+            rows = await list_unprocessed_events(
+                session=session, received_before=self.clock() - older_than
+            )
+        handled = 0
+        for row in rows:
+            result = await self.feed(Event.from_dict(row.payload))
+            handled += not result.duplicate
+        return handled
+
     async def _feed_locked(self, event: Event) -> DispatchResult:
         async with self.session_factory() as session:
-            try:
-                async with session.begin_nested():
-                    session.add(Inbox(platform=event.platform, event_id=event.event_id))
-                    await session.flush()
-            except IntegrityError:
+            now = self.clock()
+            row = await lock_event(
+                session=session, platform=event.platform, event_id=event.event_id
+            )
+            if row is not None and row.processed_at is not None:
                 await session.rollback()
                 return DispatchResult(duplicate=True, route="duplicate")
-            now = self.clock()
+            if row is None:
+                if not await record_event(
+                    session=session,
+                    platform=event.platform,
+                    event_id=event.event_id,
+                    payload=event.to_dict(),
+                    now=now,
+                ):
+                    await session.rollback()
+                    return DispatchResult(duplicate=True, route="duplicate")
+                row = await lock_event(
+                    session=session, platform=event.platform, event_id=event.event_id
+                )
+                assert row is not None
             person = await get_person_by_platform_id(
                 session=session, platform=event.platform, user_id=event.actor_id
             )
@@ -115,6 +149,9 @@ class Dispatcher:
                 conversation=event.conversation,
                 reply_handle=event.reply_handle,
             )
+            row.processed_at = now
+            row.outcome = route[:200]
+            session.add(row)
             await session.commit()
             return DispatchResult(duplicate=False, route=route, outbox_ids=ids)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -63,3 +63,25 @@ class Event:
     attachments: tuple[Attachment, ...] = ()
     action: CardAction | None = None
     reply_handle: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        action = data.get("action")
+        return cls(
+            platform=Platform(data["platform"]),
+            event_id=data["event_id"],
+            kind=EventKind(data["kind"]),
+            actor_id=data["actor_id"],
+            conversation=Conversation(
+                id=data["conversation"]["id"],
+                kind=ConversationKind(data["conversation"]["kind"]),
+            ),
+            text=data.get("text", ""),
+            mentions=tuple(data.get("mentions", ())),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments", ())),
+            action=CardAction(**action) if action else None,
+            reply_handle=dict(data.get("reply_handle", {})),
+        )

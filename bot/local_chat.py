@@ -58,6 +58,7 @@ class LocalChat:
             ),
             outbox=self.worker,
             recurring=(ensure_daily_digest,),
+            redeliver=self.dispatcher.redeliver,
         )
         # Unique across runs: the inbox remembers event ids, and a restarted shell on the
         # same database must not have its first messages taken for retries.

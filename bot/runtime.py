@@ -27,8 +27,10 @@ class Runtime:
         runner: DueRunner,
         outbox: OutboxWorker,
         recurring: tuple[Recurring, ...] = (),
+        redeliver: Callable[[], Awaitable[int]] | None = None,
         sweep_seconds: float = 5,
     ) -> None:
+        self.redeliver = redeliver
         self.runner = runner
         self.outbox = outbox
         self.recurring = recurring
@@ -37,12 +39,15 @@ class Runtime:
         self._tick: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
-        """One beat: recurring items scheduled, due items run, queued messages sent."""
+        """One beat: recurring items scheduled, stranded events handled, due items run,
+        queued messages sent."""
         runner = self.runner
         async with session_scope(runner.session_factory) as session:
             job = JobContext(session=session, now=runner.clock(), settings=runner.settings)
             for schedule in self.recurring:
                 await schedule(job)
+        if self.redeliver is not None:
+            await self.redeliver()
         await runner.sweep()
         await self.outbox.drain()
 

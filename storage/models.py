@@ -221,7 +221,11 @@ class Inbox(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str
     event_id: str
+    # The decoded event, kept from before the platform is acked until it is handled, so a
+    # crash in between loses nothing (the clock re-feeds unprocessed rows).
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    processed_at: datetime | None = _ts(nullable=True)
     outcome: str = ""
 
 

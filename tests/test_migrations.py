@@ -78,8 +78,8 @@ async def test_upgrade_twice_is_a_noop(url: str) -> None:
     def insert(connection: Connection) -> None:
         connection.execute(
             text(
-                "INSERT INTO inbox (platform, event_id, received_at, outcome) "
-                "VALUES ('dingtalk', 'evt-1', :at, 'ok')"
+                "INSERT INTO inbox (platform, event_id, payload, received_at, outcome) "
+                "VALUES ('dingtalk', 'evt-1', '{}', :at, 'ok')"
             ),
             {"at": received},
         )
