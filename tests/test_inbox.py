@@ -23,7 +23,7 @@ async def test_accept_stores_once_and_feed_handles_once(
     assert await chat.dispatcher.accept(event) is True
     assert await chat.dispatcher.accept(event) is False  # the platform retried
     sent = await chat.feed(event)
-    assert [m.card.title for m in sent][0] == "推荐已提交 · 张三"
+    assert sent[0].card.title == "推荐已提交 · 张三"
     assert await chat.feed(event) == []
     rows = await db.all_rows(demo, Inbox)
     assert len(rows) == 1 and rows[0].processed_at is not None
