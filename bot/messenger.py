@@ -50,3 +50,16 @@ class RecordingMessenger:
 
     def cards_for(self, platform: str, target: str) -> list[Card]:
         return list(self.inboxes.get((platform, target), []))
+
+
+@dataclass
+class PlatformMessengers:
+    """Routes each message to the messenger of its platform."""
+
+    by_platform: dict[str, Messenger] = field(default_factory=dict)
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        messenger = self.by_platform.get(message.platform)
+        if messenger is None:
+            raise LookupError(f"no messenger for platform {message.platform!r}")
+        await messenger.deliver(message)

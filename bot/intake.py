@@ -1,0 +1,55 @@
+"""From a decoded platform event to a handled one: store first, ack, handle in a task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.dispatch import Dispatcher
+from bot.events import Event
+
+log = logging.getLogger("hrbot.dispatch")
+
+
+class EventIntake:
+    """Stores each event before its ack and handles it afterwards, a bounded number at once."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        after_handling: Callable[[], Awaitable[object]] | None = None,
+        max_concurrent: int = 16,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.after_handling = after_handling
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def take(self, event: Event) -> bool:
+        """Store ``event`` (raises if the database is unreachable: do not ack then).
+
+        Returns True when it is new; a retry already stored is acked and dropped.
+        """
+        if not await self.dispatcher.accept(event):
+            return False
+        task = asyncio.create_task(self._handle(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _handle(self, event: Event) -> None:
+        async with self._slots:
+            try:
+                await self.dispatcher.feed(event)
+                if self.after_handling is not None:
+                    await self.after_handling()
+            except Exception:
+                # Stored and unprocessed: the clock's redelivery tries again.
+                log.exception("handling event %s failed", event.event_id)
+
+    async def drain(self) -> None:
+        """Wait for every event being handled (clean shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
