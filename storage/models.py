@@ -109,6 +109,8 @@ class Candidate(SQLModel, table=True):
     achievements: str = Field(default="", sa_column=Column(Text, nullable=False))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     source: str = "referral"
+    # Set when the candidate adds an employee on WeCom (联系我 QR code or phone match).
+    wecom_external_userid: str | None = Field(default=None, index=True)
     consent: bool = False
     consent_at: datetime | None = _ts(nullable=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 12:36:38.212438
+Create Date: 2026-11-24 12:41:05.324885
 
 """
 
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("achievements", sa.Text(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("wecom_external_userid", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("consent", sa.Boolean(), nullable=False),
         sa.Column("consent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
@@ -43,6 +44,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_candidate_email"), ["email"], unique=False)
         batch_op.create_index(batch_op.f("ix_candidate_name"), ["name"], unique=False)
         batch_op.create_index(batch_op.f("ix_candidate_phone"), ["phone"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_candidate_wecom_external_userid"),
+            ["wecom_external_userid"],
+            unique=False,
+        )
 
     op.create_table(
         "card_instance",
@@ -374,6 +380,7 @@ def downgrade() -> None:
 
     op.drop_table("card_instance")
     with op.batch_alter_table("candidate", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_candidate_wecom_external_userid"))
         batch_op.drop_index(batch_op.f("ix_candidate_phone"))
         batch_op.drop_index(batch_op.f("ix_candidate_name"))
         batch_op.drop_index(batch_op.f("ix_candidate_email"))
