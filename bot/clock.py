@@ -53,11 +53,13 @@ class DueRunner:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lease = lease
         self.batch = batch
+        # Set by Runtime.stop: finish the claimed batch, claim no more (other replicas will).
+        self.stopping = False
 
     async def sweep(self) -> int:
         """Run everything due now; returns how many items this replica completed."""
         completed = 0
-        while True:
+        while not self.stopping:
             async with session_scope(self.session_factory) as session:
                 ids = await claim_due_items(
                     session=session,
@@ -69,7 +71,8 @@ class DueRunner:
             for item_id in ids:
                 completed += await self.run_item(item_id)
             if len(ids) < self.batch:
-                return completed
+                break
+        return completed
 
     async def run_item(self, item_id: int) -> int:
         now = self.clock()

@@ -31,18 +31,20 @@ class OutboxWorker:
         self.messenger = messenger
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lease = lease
+        # Set by Runtime.stop: finish the claimed batch, claim no more (other replicas will).
+        self.stopping = False
 
     async def drain(self, limit: int = 100) -> int:
         """Send every due row; returns how many were sent."""
         sent = 0
-        while True:
+        while not self.stopping:
             async with session_scope(self.session_factory) as session:
                 rows = await claim_messages(
                     session=session, now=self.clock(), lease=self.lease, limit=limit
                 )
                 claimed = [(row.id, row) for row in rows]
             if not claimed:
-                return sent
+                break
             for row_id, row in claimed:
                 assert row_id is not None
                 message = OutboundMessage(
@@ -57,6 +59,7 @@ class OutboxWorker:
                     reply_handle=row.payload.get("reply_handle", {}),
                 )
                 sent += await self._send(message, row.attempts)
+        return sent
 
     async def _send(self, message: OutboundMessage, attempts: int) -> int:
         try:

@@ -61,6 +61,7 @@ class Runtime:
 
     def start(self) -> None:
         tz = ZoneInfo(self.runner.settings.timezone)
+        self.runner.stopping = self.outbox.stopping = False
         self.scheduler = AsyncIOScheduler(timezone=tz)
         self.scheduler.add_job(
             self._beat,
@@ -74,7 +75,13 @@ class Runtime:
         self.scheduler.start()
 
     async def stop(self) -> None:
-        """Stop the metronome, then wait for the beat in flight: nothing claimed is lost."""
+        """Stop the metronome, then wait for the beat in flight: nothing claimed is lost.
+
+        The beat finishes the due items and messages it has claimed but claims no more, so a
+        replica with a backlog stops in one batch, not after the whole backlog.
+        """
+        self.runner.stopping = True
+        self.outbox.stopping = True
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None

@@ -5,7 +5,7 @@ and stale cards. Each test reads back the Referral row, the audit trail and the 
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
+from typing import TypeAlias
 
 import pytest
 
@@ -17,12 +17,14 @@ from storage.models import Candidate
 from tests._support.clock import FakeClock
 from tests._support.referrals import (
     ACTION_LABELS,
+    FEEDBACK_BUTTONS,
     REFER_SA,
     STATE_LABELS,
     act,
     due_items_of,
     events_of,
     field_value,
+    hhmm,
     only_card,
     pending_input_of,
     person_ids,
@@ -43,12 +45,10 @@ from tests._support.workflow_cases import (
     Case,
 )
 
+Chat: TypeAlias = LocalChat  # short annotations for the fixtures every test takes
+DB: TypeAlias = SessionFactory
 TERMINAL = {"hired", "rejected", "withdrawn", "no_show"}
 FORGED = Card(title="伪造的卡片")
-
-
-def hm(clock: FakeClock) -> str:
-    return clock.now.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 
 
 def test_every_transition_has_a_test() -> None:
@@ -57,9 +57,7 @@ def test_every_transition_has_a_test() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.action)
-async def test_allowed_transition(
-    case: Case, chat: LocalChat, demo: SessionFactory, clock: FakeClock
-) -> None:
+async def test_allowed_transition(case: Case, chat: Chat, demo: DB, clock: FakeClock) -> None:
     rid = await referral_at(chat, demo, case.stage)
     before, ids = await referral_row(demo, rid), await person_ids(demo)
     clock.advance(minutes=17)
@@ -90,7 +88,7 @@ async def test_allowed_transition(
         assert event.note == case.text.replace("；", ";")
     assert await pending_input_of(demo, case.actor) is None
 
-    status = f"{ACTION_LABELS[case.action]} · {NAMES[case.actor]} · {hm(clock)}"
+    status = f"{ACTION_LABELS[case.action]} · {NAMES[case.actor]} · {hhmm(clock.now)}"
     if tapped is not None:  # the tapped card is replaced in place by the outcome
         in_chat = [c for c in chat.inbox(case.actor) if c.key == tapped.key]
         assert len(in_chat) == 1
@@ -116,17 +114,15 @@ async def test_allowed_transition(
 
 
 @pytest.mark.parametrize("actor", ["E020", "E011"])
-async def test_withdraw_by_referrer_or_hr(
-    actor: str, chat: LocalChat, demo: SessionFactory, clock: FakeClock
-) -> None:
+async def test_withdraw_by_button(actor: str, chat: Chat, demo: DB, clock: FakeClock) -> None:
     rid = await referral_at(chat, demo, "leader_approval")  # no card offers it: a forged button
     withdraw = Button("撤回", "referral.withdraw", {"rid": str(rid), "v": "2"})
     sent = await chat.tap(actor, FORGED, withdraw)
     assert titles([m.card for m in sent]) == ["撤回推荐 · 张三"]
     sent = await chat.say(actor, "候选人已另有安排")
     row = await referral_row(demo, rid)
-    assert (row.state, row.version, row.assignee_id, row.closed_at) == ("withdrawn", 3, None,
-                                                                          clock.now)
+    assert (row.state, row.version, row.assignee_id) == ("withdrawn", 3, None)
+    assert row.closed_at == clock.now
     event = (await events_of(demo, rid))[-1]
     assert (event.action, event.from_state, event.note) == (
         "referral.withdraw", "leader_approval", "候选人已另有安排")
@@ -136,7 +132,7 @@ async def test_withdraw_by_referrer_or_hr(
 
 @pytest.mark.parametrize(("stage", "actor", "owner", "label"), FORBIDDEN)
 async def test_refused_without_permission(
-    stage: str, actor: str, owner: str, label: str, chat: LocalChat, demo: SessionFactory
+    stage: str, actor: str, owner: str, label: str, chat: Chat, demo: DB
 ) -> None:
     rid = await referral_at(chat, demo, stage)
     card = await task_card(chat, demo, rid, owner)
@@ -152,7 +148,7 @@ async def test_refused_without_permission(
 
 @pytest.mark.parametrize(("stage", "actor", "action"), WRONG_STATE)
 async def test_forged_button_in_wrong_state_is_stale(
-    stage: str, actor: str, action: str, chat: LocalChat, demo: SessionFactory
+    stage: str, actor: str, action: str, chat: Chat, demo: DB
 ) -> None:
     rid = await referral_at(chat, demo, stage)
     version = (await referral_row(demo, rid)).version
@@ -166,12 +162,10 @@ async def test_forged_button_in_wrong_state_is_stale(
     assert await pending_input_of(demo, actor) is None
 
 
-async def test_repeated_tap_is_stale_and_names_who_handled_it(
-    chat: LocalChat, demo: SessionFactory, clock: FakeClock
-) -> None:
+async def test_repeated_tap_is_stale_naming_who(chat: Chat, demo: DB, clock: FakeClock) -> None:
     rid = await submit(chat)
     card = await task_card(chat, demo, rid, "E011")
-    first = hm(clock)
+    first = hhmm(clock.now)
     await chat.tap("E011", card, "通过")
     after_first = await snapshot(demo, rid)
     clock.advance(minutes=45)
@@ -184,9 +178,7 @@ async def test_repeated_tap_is_stale_and_names_who_handled_it(
         assert await snapshot(demo, rid) == after_first
 
 
-async def test_typed_reason_after_someone_else_acted_is_stale(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_typed_reason_after_someone_else_acted_is_stale(chat: Chat, demo: DB) -> None:
     rid = await submit(chat)
     await act(chat, demo, rid, "E011", "驳回")
     assert (await pending_input_of(demo, "E011")) is not None
@@ -199,7 +191,7 @@ async def test_typed_reason_after_someone_else_acted_is_stale(
     assert await pending_input_of(demo, "E011") is None
 
 
-async def test_cancel_while_asked_for_a_reason(chat: LocalChat, demo: SessionFactory) -> None:
+async def test_cancel_while_asked_for_a_reason(chat: Chat, demo: DB) -> None:
     rid = await submit(chat)
     before = await snapshot(demo, rid)
     sent = await act(chat, demo, rid, "E011", "驳回")
@@ -219,8 +211,7 @@ async def test_cancel_while_asked_for_a_reason(chat: LocalChat, demo: SessionFac
 
 @pytest.mark.parametrize(("stage", "actor", "text", "action", "to_state", "note"), COMMANDS)
 async def test_text_command_picks_the_action_of_the_state(
-    stage: str, actor: str, text: str, action: str, to_state: str, note: str,
-    chat: LocalChat, demo: SessionFactory,
+    stage: str, actor: str, text: str, action: str, to_state: str, note: str, chat: Chat, demo: DB
 ) -> None:
     rid = await referral_at(chat, demo, stage)
     before, ids = await referral_row(demo, rid), await person_ids(demo)
@@ -231,15 +222,15 @@ async def test_text_command_picks_the_action_of_the_state(
     assert (event.action, event.actor_id, event.note) == (action, ids[actor], note)
     if action == "review.need_info":
         assert event.data["items"] == ["近三年业绩", "离职原因"]
+    if text.startswith("面试 {rid} 通过"):
+        assert (event.data["score"], row.interview_round) == (85, 1)
     done = [m for m in sent if m.target == actor and m.card.title == "张三 · 店长"]
     assert [m.kind for m in done] == ["card"]
     assert done[0].card.status.startswith(ACTION_LABELS[action])
 
 
 @pytest.mark.parametrize(("actor", "text", "title"), BAD_COMMANDS)
-async def test_text_command_refused(
-    actor: str, text: str, title: str, chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_bad_text_command(actor: str, text: str, title: str, chat: Chat, demo: DB) -> None:
     rid = await submit(chat)
     before = await snapshot(demo, rid)
     sent = await chat.say(actor, text.format(rid=rid))
@@ -247,9 +238,7 @@ async def test_text_command_refused(
     assert await snapshot(demo, rid) == before
 
 
-async def test_supplement_turns_unmet_requirements_met(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_supplement_turns_unmet_requirements_met(chat: Chat, demo: DB) -> None:
     """Reference scenario R1: 1 year of retail found, HR asks, the manager adds the earlier job."""
     rid = await submit(chat, "推荐 店长 张三 13800138000 曾将社区商场月客流提升30%\n"
                              "经历: 2024.03-2025.03 某商场 零售 楼层经理")
@@ -272,9 +261,7 @@ async def test_supplement_turns_unmet_requirements_met(
     assert (await referral_row(demo, rid)).state == "leader_approval"
 
 
-async def test_sla_due_items_follow_the_stage(
-    chat: LocalChat, demo: SessionFactory, clock: FakeClock
-) -> None:
+async def test_sla_due_items_follow_the_stage(chat: Chat, demo: DB, clock: FakeClock) -> None:
     submitted = clock.now
     rid = await submit(chat)
     ids = await person_ids(demo)
@@ -300,9 +287,7 @@ async def test_sla_due_items_follow_the_stage(
     assert [d for d in await due_items_of(demo, rid) if d.done_at is None] == []
 
 
-async def test_position_without_leader_approval_skips_it(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_position_without_leader_approval_skips_it(chat: Chat, demo: DB) -> None:
     rid = await submit(chat, REFER_SA, by="E030")
     sent = await act(chat, demo, rid, "E011", "通过")
     row = await referral_row(demo, rid)
@@ -317,7 +302,7 @@ async def test_position_without_leader_approval_skips_it(
     assert [d for d in await due_items_of(demo, rid) if d.done_at is None] == []
 
 
-async def test_full_path_to_hired(chat: LocalChat, demo: SessionFactory) -> None:
+async def test_full_path_to_hired(chat: Chat, demo: DB) -> None:
     rid = await submit(chat)
     for who, label, text in [("E011", "通过", None), ("E010", "同意", None),
                              ("E011", "第1轮通过", None), ("E011", "第2轮通过", None),
@@ -338,8 +323,7 @@ async def test_full_path_to_hired(chat: LocalChat, demo: SessionFactory) -> None
 @pytest.mark.parametrize(("pages", "label", "category"), [
     (0, "家庭原因", "family"), (1, "原单位挽留/竞争对手", "counter_offer")])
 async def test_no_show_records_a_category(
-    pages: int, label: str, category: str, chat: LocalChat, demo: SessionFactory,
-    clock: FakeClock,
+    pages: int, label: str, category: str, chat: Chat, demo: DB, clock: FakeClock
 ) -> None:
     rid = await referral_at(chat, demo, "offer")
     before = await snapshot(demo, rid)
@@ -362,33 +346,31 @@ async def test_no_show_records_a_category(
     assert only_card(sent, "推荐进展 · 张三 · 店长").status == "未到岗"
 
 
-# --- Regressions: each of these was a bug, found by the test below it.
+# --- Regressions: each test below was written for a bug. Those marked xfail(strict=True) are
+# --- still open (see the reason); once fixed they pass, and strict xfail asks to drop the mark.
 
 
-@pytest.mark.parametrize("actor", ["E041", "E020"])
+@pytest.mark.parametrize(("actor", "title"), [("E041", "没有权限"), ("E020", "已处理 · 张三")])
 async def test_supplement_outside_needs_info_changes_nothing(
-    actor: str, chat: LocalChat, demo: SessionFactory
+    actor: str, title: str, chat: Chat, demo: DB
 ) -> None:
     rid = await submit(chat)  # in hr_review: nothing waits for a supplement
-    await chat.say(actor, f"补充 {rid} 学历: 博士\n经历: 2010.01-2020.01 某商场 零售 店长")
+    sent = await chat.say(actor, f"补充 {rid} 学历: 博士\n经历: 2010.01-2020.01 某商场 零售 店长")
+    assert titles([m.card for m in sent]) == [title]
     async with demo() as session:
         candidate = await session.get(Candidate, 1)
         assert candidate is not None
         assert (candidate.education, candidate.work_history) == (None, [])
 
 
-async def test_stale_forged_tap_out_of_scope_is_refused(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_stale_forged_tap_out_of_scope_is_refused(chat: Chat, demo: DB) -> None:
     rid = await submit(chat)
     await act(chat, demo, rid, "E011", "通过")
     sent = await chat.tap("E041", FORGED, Button("x", "review.pass", {"rid": str(rid), "v": "1"}))
     assert titles([m.card for m in sent]) == ["没有权限"]
 
 
-async def test_no_show_replaces_the_offer_card_in_place(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_no_show_replaces_the_offer_card_in_place(chat: Chat, demo: DB) -> None:
     rid = await referral_at(chat, demo, "offer")
     offer = await task_card(chat, demo, rid, "E011")
     choice = only_card(await chat.tap("E011", offer, "未到岗"), "未到岗原因 · 张三")
@@ -397,21 +379,43 @@ async def test_no_show_replaces_the_offer_card_in_place(
     assert shown.buttons == () and shown.status.startswith("登记未到岗")
 
 
-async def test_feedback_is_not_requested_from_the_referrer(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+async def test_feedback_is_not_requested_from_the_referrer(chat: Chat, demo: DB) -> None:
     rid = await submit(chat, REFER_SA)  # 张经理 refers to 导购, whose hiring manager is 张经理
     await act(chat, demo, rid, "E011", "通过")
     await act(chat, demo, rid, "E011", "请用人经理反馈")
-    assert (await referral_row(demo, rid)).assignee_id != (await person_ids(demo))["E020"]
+    ids = await person_ids(demo)
+    assert (await referral_row(demo, rid)).assignee_id == ids["E021"]  # the store's other HM
 
 
-async def test_supplement_keeps_every_experience_line(
-    chat: LocalChat, demo: SessionFactory
-) -> None:
+@pytest.mark.xfail(strict=True, reason="BUG handlers/announce.py task_card_name (and "
+                   "tasks._by_command): 'awaiting feedback' means assignee == the position's "
+                   "hiring manager, so a stand-in hiring manager gets HR's interview card")
+async def test_stand_in_hiring_manager_gets_the_feedback_card(chat: Chat, demo: DB) -> None:
+    rid = await submit(chat, REFER_SA)
+    await act(chat, demo, rid, "E011", "通过")
+    await act(chat, demo, rid, "E011", "请用人经理反馈")  # goes to 孙店长, standing in for 张经理
+    card = await task_card(chat, demo, rid, "E021")
+    assert (card.title, [b.label for b in card.buttons]) == (
+        "候选人反馈 · 李四 · 导购", list(FEEDBACK_BUTTONS))
+    await act(chat, demo, rid, "E021", "录用", "符合要求")
+    assert (await referral_row(demo, rid)).state == "offer"
+
+
+async def test_supplement_keeps_every_experience_line(chat: Chat, demo: DB) -> None:
     rid = await referral_at(chat, demo, "needs_info")
     await chat.say("E020", f"补充 {rid} 经历: 2016.03-2019.12 万达广场 零售 楼层经理\n"
                            "经历: 2020.01-2025.12 银泰百货 百货 店长")
     async with demo() as session:
         candidate = await session.get(Candidate, 1)
         assert candidate is not None and len(candidate.work_history) == 2
+
+
+@pytest.mark.xfail(strict=True, reason="BUG handlers/tasks.py _by_command: when the state has no "
+                   "approve/reject action it answers the stale card before any permission check, "
+                   "showing candidate, state and assignee to anyone naming the id")
+async def test_command_without_action_in_that_state_out_of_scope_is_refused(
+    chat: Chat, demo: DB
+) -> None:
+    rid = await referral_at(chat, demo, "needs_info")
+    sent = await chat.say("E041", f"通过 {rid}")
+    assert titles([m.card for m in sent]) == ["没有权限"]

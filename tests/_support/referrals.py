@@ -4,6 +4,8 @@ chat (the real dispatcher, transaction and outbox) to a given state."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
@@ -84,6 +86,11 @@ async def snapshot(factory: SessionFactory, rid: int) -> tuple[object, ...]:
     due = await due_items_of(factory, rid)
     return (row.state, row.version, row.assignee_id, row.updated_at, len(events),
             tuple((d.id, d.done_at) for d in due))
+
+
+def hhmm(at: datetime) -> str:
+    """A time as cards show it (the demo deployment is in Shanghai)."""
+    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 
 
 def field_value(card: Card, label: str) -> str:

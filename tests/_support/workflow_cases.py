@@ -79,6 +79,14 @@ COMMANDS = [
     ("offer", "E011", "通过 {rid}", "offer.hired", "hired", ""),
     ("offer", "E011", "驳回 {rid} 接受了其他offer", "offer.declined", "withdrawn",
      "接受了其他offer"),
+    ("interviewing", "E011", "面试 {rid} 通过 85 沟通能力强", "interview.pass", "interviewing",
+     "沟通能力强"),
+    ("interviewing", "E021", "面试 {rid} 未通过 缺乏团队管理经验", "interview.fail", "rejected",
+     "缺乏团队管理经验"),
+    ("leader_approval", "E020", "撤回 {rid} 候选人已另有安排", "referral.withdraw", "withdrawn",
+     "候选人已另有安排"),
+    ("needs_info", "E011", "撤回 {rid} 岗位已招满", "referral.withdraw", "withdrawn",
+     "岗位已招满"),
 ]
 
 # (stage, actor, owner of the card tapped, button): refused with 没有权限
@@ -119,4 +127,8 @@ BAD_COMMANDS = [
     ("E020", "通过 {rid}", "没有权限"),
     ("E040", "驳回 {rid} 不合适", "没有权限"),
     ("E020", "补充", "补充材料"),  # nothing waits for a supplement
+    ("E041", "撤回 {rid} 不要了", "没有权限"),
+    ("E030", "撤回 {rid} 不要了", "没有权限"),  # a referrer, but not of this referral
+    ("E020", "撤回 {rid}", "命令格式"),
+    ("E041", "面试 {rid} 通过 90", "没有权限"),
 ]
