@@ -636,7 +636,7 @@ def test_english_check_lines_cover_every_kind_and_outcome() -> None:
     for expected in [
         "✅ Retail management: needs ≥3 years, has 4.5 (met)",
         "❌ Store manager experience: needs ≥1 year, has 0.5 (not met)",
-        "❔ Store manager experience: needs ≥2 years, has 0 (to be confirmed)",
+        "❔ Store manager experience: needs ≥2 years, no work history given (to be confirmed)",
         "✅ Education: needs Bachelor or above, has Master (met)",
         "❌ Education: needs Bachelor or above, has Associate (not met)",
         "❔ Education: needs Bachelor or above, not provided (to be confirmed)",
@@ -655,7 +655,7 @@ def test_chinese_check_lines_cover_every_kind_and_outcome() -> None:
     body = card("review_task", {"r": referral("zh", state="hr_review")}, "zh").body
     for expected in [
         "✅ 零售管理经验：需 ≥3 年，现有 4.5 年（满足）",
-        "❔ 店长经验：需 ≥2 年，现有 0 年（待确认）",
+        "❔ 店长经验：需 ≥2 年，未提供工作经历（待确认）",
         "❌ 学历：需本科及以上，现为 大专（不满足）",
         "✅ 线下客流运营：已提及 客流、社群（满足）",
         "❌ 线下客流运营：未提及（不满足）",
