@@ -3,10 +3,13 @@ the referrer sees progress."""
 
 from __future__ import annotations
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.context import Context
 from handlers.views import card_key, referral_view
 from handlers.workflow import Moved
 from storage.models import Person, Referral, ReferralState
+from storage.repo.referrals import list_referral_events
 
 S = ReferralState
 
@@ -20,17 +23,24 @@ TASK_CARDS = {
 }
 
 
-def task_card_name(referral: Referral, position_hm_id: int | None) -> str | None:
-    name = TASK_CARDS.get(referral.state)
-    if referral.state == S.INTERVIEWING and referral.assignee_id == position_hm_id:
+async def awaiting_feedback(session: AsyncSession, referral: Referral) -> bool:
+    """True while a hiring manager's feedback was asked for and has not come back yet."""
+    if referral.state != S.INTERVIEWING:
+        return False
+    events = await list_referral_events(session=session, referral_id=referral.id or 0)
+    moves = [e for e in events if e.from_state is not None]
+    return bool(moves) and moves[-1].action == "feedback.request"
+
+
+async def task_card_name(session: AsyncSession, referral: Referral) -> str | None:
+    """The card the referral's assignee needs now (None: nothing waits on them)."""
+    if await awaiting_feedback(session, referral):
         return "feedback_task"
-    return name
+    return TASK_CARDS.get(referral.state)
 
 
-async def send_task_card(
-    ctx: Context, referral: Referral, assignee: Person, hm_id: int | None
-) -> None:
-    name = task_card_name(referral, hm_id)
+async def send_task_card(ctx: Context, referral: Referral, assignee: Person) -> None:
+    name = await task_card_name(ctx.session, referral)
     if name is None:
         return
     view = await referral_view(ctx, referral)
@@ -54,7 +64,7 @@ async def announce(ctx: Context, moved: Moved) -> None:
     else:
         ctx.reply("action_done", r=view, outcome=outcome)
     if moved.assignee is not None:
-        await send_task_card(ctx, referral, moved.assignee, moved.position.hiring_manager_id)
+        await send_task_card(ctx, referral, moved.assignee)
     referrer = await ctx.session.get(Person, referral.referrer_id)
     referrer_has_task = moved.assignee is not None and moved.assignee.id == referral.referrer_id
     if referrer is not None and referrer.id != ctx.person.id and not referrer_has_task:

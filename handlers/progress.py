@@ -82,7 +82,6 @@ async def show_todos(ctx: Context) -> None:
         pending=pending.action if pending else None,
     )
     for referral, view in zip(referrals, views, strict=True):
-        position = await ctx.session.get(Position, referral.position_id)
-        name = task_card_name(referral, position.hiring_manager_id if position else None)
+        name = await task_card_name(ctx.session, referral)
         if name is not None:
             ctx.reply(name, key=card_key(referral, name), r=view)

@@ -106,7 +106,7 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
     if referral.assignee_id is not None:
         hr = await ctx.session.get(Person, referral.assignee_id)
         assert hr is not None
-        await send_task_card(ctx, referral, hr, position.hiring_manager_id)
+        await send_task_card(ctx, referral, hr)
 
 
 async def _check(

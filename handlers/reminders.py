@@ -44,8 +44,8 @@ async def remind_assignee(job: JobContext, item: DueItem) -> None:
     live = await _live_task(job, item)
     if live is None:
         return
-    referral, assignee, position = live
-    name = task_card_name(referral, position.hiring_manager_id)
+    referral, assignee, _ = live
+    name = await task_card_name(job.session, referral)
     if name is None:
         return
     fraction = float(item.payload.get("fraction", 1.0))

@@ -6,7 +6,7 @@ from bot.context import Context
 from bot.errors import UserFacingError
 from bot.log import dispatch_log
 from bot.routing import Router
-from handlers.announce import announce
+from handlers.announce import announce, awaiting_feedback
 from handlers.referral_form import normalize_text
 from handlers.supplement import apply_supplement_fields
 from handlers.views import referral_view
@@ -32,12 +32,16 @@ S = ReferralState
 CANCEL_WORDS = {"取消", "cancel", "算了"}
 
 
-async def _load(ctx: Context, rid: str, version: str | None = None) -> tuple[Referral, int]:
+async def _load(
+    ctx: Context, rid: str, version: str | None = None, command: str | None = None
+) -> tuple[Referral, int]:
     """The referral a card or command names; a malformed or unknown id is refused and logged."""
     try:
         referral_id = int(rid)
         ver = int(version) if version is not None else None
     except (TypeError, ValueError):
+        if command is not None:  # a typo in a typed command, not a forged card
+            raise UserFacingError("command_usage", {"command": command}) from None
         dispatch_log.warning("forged action params from person=%s", ctx.person.id)
         raise UserFacingError("bad_action") from None
     referral = await get_referral(session=ctx.session, referral_id=referral_id)
@@ -158,6 +162,7 @@ def _split_items(text: str) -> list[str]:
 
 
 # Text commands pick the action that fits the referral's current state.
+_VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
 _APPROVE = {
     S.HR_REVIEW: "review.pass",
     S.LEADER_APPROVAL: "approval.approve",
@@ -176,17 +181,22 @@ async def _by_command(ctx: Context, table: dict[ReferralState, str], need_text: 
     parts = normalize_text(ctx.args).split(maxsplit=1)
     if not parts:
         raise UserFacingError("command_usage", {"command": "reject" if need_text else "approve"})
-    rid = parts[0].lstrip("#")
-    referral, version = await _load(ctx, rid)
+    command = "reject" if need_text else "approve"
+    referral, version = await _load(ctx, parts[0].lstrip("#"), command=command)
     note = parts[1] if len(parts) > 1 else ""
-    action = table.get(referral.state)
-    if action is None:
-        await _stale(ctx, StaleAction(None), referral)
-        return
     position = await get_position(session=ctx.session, position_id=referral.position_id)
     assert position is not None
-    awaiting_feedback = referral.assignee_id == ctx.person.id == position.hiring_manager_id
-    if action.startswith("interview.") and awaiting_feedback:
+    action = table.get(referral.state)
+    if action is None:
+        # Nothing to approve here; only people who may see the referral learn its state.
+        if not may_act(ctx.person, _VIEWERS, referral, position):
+            raise UserFacingError("forbidden", {"action": command, "referral_id": referral.id})
+        await _stale(ctx, StaleAction(None), referral)
+        return
+    feedback = referral.assignee_id == ctx.person.id and await awaiting_feedback(
+        ctx.session, referral
+    )
+    if action.startswith("interview.") and feedback:
         action = {"interview.pass": "feedback.hire", "interview.fail": "feedback.no"}[action]
     if need_text and not note:
         raise UserFacingError("command_usage", {"command": "reject"})
@@ -244,7 +254,7 @@ async def withdraw_by_command(ctx: Context) -> None:
     parts = normalize_text(ctx.args).split(maxsplit=1)
     if len(parts) < 2:
         raise UserFacingError("command_usage", {"command": "withdraw"})
-    referral, version = await _load(ctx, parts[0].lstrip("#"))
+    referral, version = await _load(ctx, parts[0].lstrip("#"), command="withdraw")
     await run_transition(ctx, referral, "referral.withdraw", version, parts[1])
 
 
@@ -258,7 +268,7 @@ async def record_interview(ctx: Context) -> None:
     parts = normalize_text(ctx.args).split(maxsplit=2)
     if len(parts) < 2 or parts[1].lower() not in _PASS_WORDS | _FAIL_WORDS:
         raise UserFacingError("command_usage", {"command": "interview"})
-    referral, version = await _load(ctx, parts[0].lstrip("#"))
+    referral, version = await _load(ctx, parts[0].lstrip("#"), command="interview")
     rest = parts[2] if len(parts) > 2 else ""
     if parts[1].lower() in _FAIL_WORDS:
         if not rest:

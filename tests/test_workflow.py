@@ -346,8 +346,7 @@ async def test_no_show_records_a_category(
     assert only_card(sent, "推荐进展 · 张三 · 店长").status == "未到岗"
 
 
-# --- Regressions: each test below was written for a bug. Those marked xfail(strict=True) are
-# --- still open (see the reason); once fixed they pass, and strict xfail asks to drop the mark.
+# --- Regressions: each test below was written for a bug that has since been fixed.
 
 
 @pytest.mark.parametrize(("actor", "title"), [("E041", "没有权限"), ("E020", "已处理 · 张三")])
@@ -387,9 +386,6 @@ async def test_feedback_is_not_requested_from_the_referrer(chat: Chat, demo: DB)
     assert (await referral_row(demo, rid)).assignee_id == ids["E021"]  # the store's other HM
 
 
-@pytest.mark.xfail(strict=True, reason="BUG handlers/announce.py task_card_name (and "
-                   "tasks._by_command): 'awaiting feedback' means assignee == the position's "
-                   "hiring manager, so a stand-in hiring manager gets HR's interview card")
 async def test_stand_in_hiring_manager_gets_the_feedback_card(chat: Chat, demo: DB) -> None:
     rid = await submit(chat, REFER_SA)
     await act(chat, demo, rid, "E011", "通过")
@@ -410,9 +406,6 @@ async def test_supplement_keeps_every_experience_line(chat: Chat, demo: DB) -> N
         assert candidate is not None and len(candidate.work_history) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG handlers/tasks.py _by_command: when the state has no "
-                   "approve/reject action it answers the stale card before any permission check, "
-                   "showing candidate, state and assignee to anyone naming the id")
 async def test_command_without_action_in_that_state_out_of_scope_is_refused(
     chat: Chat, demo: DB
 ) -> None:
