@@ -60,19 +60,26 @@ class DueRunner:
         """Run everything due now; returns how many items this replica completed."""
         completed = 0
         while not self.stopping:
-            async with session_scope(self.session_factory) as session:
-                ids = await claim_due_items(
-                    session=session,
-                    now=self.clock(),
-                    owner=self.owner,
-                    lease=self.lease,
-                    limit=self.batch,
-                )
-            for item_id in ids:
-                completed += await self.run_item(item_id)
-            if len(ids) < self.batch:
+            claimed, done = await self.sweep_batch()
+            completed += done
+            if claimed < self.batch:
                 break
         return completed
+
+    async def sweep_batch(self) -> tuple[int, int]:
+        """Claim up to ``batch`` due items and run them; returns (claimed, completed)."""
+        async with session_scope(self.session_factory) as session:
+            ids = await claim_due_items(
+                session=session,
+                now=self.clock(),
+                owner=self.owner,
+                lease=self.lease,
+                limit=self.batch,
+            )
+        completed = 0
+        for item_id in ids:
+            completed += await self.run_item(item_id)
+        return len(ids), completed
 
     async def run_item(self, item_id: int) -> int:
         now = self.clock()

@@ -48,8 +48,13 @@ class Runtime:
                 await schedule(job)
         if self.redeliver is not None:
             await self.redeliver()
-        await runner.sweep()
-        await self.outbox.drain()
+        # A batch of due items, then what it queued: with more due than a beat can run, the
+        # sends would otherwise wait until the backlog clears.
+        while not runner.stopping:
+            claimed, _ = await runner.sweep_batch()
+            await self.outbox.drain()
+            if claimed < runner.batch:
+                break
 
     async def _beat(self) -> None:
         # Shielded so a shutdown lets the current beat finish its sends and commits.

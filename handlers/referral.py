@@ -153,16 +153,7 @@ async def _check(
         "phone": phone,
         "email": email,
         "education": parse_education(fields.get("education", "")),
-        "history": [
-            {
-                "start": e.start.isoformat(),
-                "end": e.end.isoformat() if e.end else None,
-                "company": e.company,
-                "industry": e.industry,
-                "title": e.title,
-            }
-            for e in history
-        ],
+        "history": [e.to_dict() for e in history],
     }
     return problems, position, parsed
 

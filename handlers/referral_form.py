@@ -118,6 +118,16 @@ class ParsedEntry:
     industry: str
     title: str
 
+    def to_dict(self) -> dict[str, str | None]:
+        """The form stored in ``Candidate.work_history``."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "company": self.company,
+            "industry": self.industry,
+            "title": self.title,
+        }
+
 
 def _clean(text: str) -> str:
     # Invisible characters go before NFKC so their removal cannot leave an un-normalised pair.

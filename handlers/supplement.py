@@ -17,19 +17,7 @@ async def apply_supplement_fields(ctx: Context, referral: Referral, text: str) -
         entries, bad = parse_work_history(fields["experience"])
         if bad:
             raise UserFacingError("experience_invalid", {"segments": [b[:60] for b in bad]})
-        candidate.work_history = [
-            *candidate.work_history,
-            *(
-                {
-                    "start": e.start.isoformat(),
-                    "end": e.end.isoformat() if e.end else None,
-                    "company": e.company,
-                    "industry": e.industry,
-                    "title": e.title,
-                }
-                for e in entries
-            ),
-        ]
+        candidate.work_history = [*candidate.work_history, *(e.to_dict() for e in entries)]
     if "education" in fields:
         candidate.education = parse_education(fields["education"]) or candidate.education
     if "achievements" in fields:
