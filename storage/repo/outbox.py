@@ -43,8 +43,9 @@ async def enqueue_message(
 async def claim_messages(
     *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Outbox]:
-    """Claim due rows; a claim that outlives its lease (a dead worker) can be taken again."""
-    candidates = await session.exec(
+    """Claim due rows in one statement; a claim that outlives its lease (a dead worker) can be
+    taken again. PostgreSQL skips rows another replica is claiming instead of waiting."""
+    pick = (
         select(Outbox.id)
         .where(
             Outbox.status == OutboxStatus.PENDING,
@@ -54,22 +55,22 @@ async def claim_messages(
         .order_by(col(Outbox.id))
         .limit(limit)
     )
-    claimed: list[Outbox] = []
-    for row_id in candidates.all():
-        result = await session.exec(  # type: ignore[call-overload]
-            update(Outbox)
-            .where(
-                col(Outbox.id) == row_id,
-                col(Outbox.status) == OutboxStatus.PENDING,
-                or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-            )
-            .values(claimed_until=now + lease)
-        )
-        if result.rowcount == 1:
-            row = await session.get(Outbox, row_id)
-            if row is not None:
-                claimed.append(row)
-    return claimed
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(Outbox)
+        .where(col(Outbox.id).in_(pick.scalar_subquery()))
+        .values(claimed_until=now + lease)
+        .returning(Outbox.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = sorted(row[0] for row in result.all())
+    if not ids:
+        return []
+    rows = await session.exec(
+        select(Outbox).where(col(Outbox.id).in_(ids)).order_by(col(Outbox.id))
+    )
+    return list(rows.all())
 
 
 async def mark_message_sent(*, session: AsyncSession, row_id: int, now: datetime) -> None:
