@@ -22,6 +22,10 @@ def settings_from_config(config: Config) -> Settings:
         },
         reminder_fractions=tuple(sla.reminder_fractions),
         escalate_after=sla.escalate_after,
+        quiet_start=config.quiet_hours.start,
+        quiet_end=config.quiet_hours.end,
+        quiet_weekends=config.quiet_hours.weekends,
+        platforms=tuple(config.platforms()) or ("dingtalk", "wecom"),
     )
 
 
