@@ -1,0 +1,58 @@
+"""One place that turns ``[dingtalk]`` settings into the adapter's parts, for the composition
+root: the messenger always, plus either the Stream client or the HTTP-callback adapter.
+
+Source: https://open.dingtalk.com/document/direction/stream-mode-protocol-access-description
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from bot.adapters.base import EventSink
+from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
+from bot.adapters.dingtalk.messenger import DingTalkMessenger
+from bot.adapters.dingtalk.stream import DingTalkStream
+from bot.config import DingTalkConfig
+
+# HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
+# (callback URL = public base + http_callback_path + "/card", apiSecret = the app secret).
+CARD_ROUTE_KEY = "hrbot"
+
+
+@dataclass(frozen=True)
+class DingTalkParts:
+    client: DingTalkClient
+    messenger: DingTalkMessenger
+    stream: DingTalkStream | None = None  # mode "stream": start() it, stop() it on shutdown
+    http_adapter: DingTalkHttpAdapter | None = None  # mode "http": give it to build_app
+
+
+def assemble(
+    config: DingTalkConfig,
+    *,
+    sink: EventSink,
+    http: httpx.AsyncClient,
+    clock: Callable[[], datetime],
+) -> DingTalkParts:
+    """Build the DingTalk parts for ``config.mode``.
+
+    Args:
+        config: The ``[dingtalk]`` section.
+        sink: Stores an event durably (``EventIntake.take``); Stream acks wait for it.
+        http: Shared HTTP client (closed by the caller).
+        clock: Current time, timezone-aware.
+    """
+    client = DingTalkClient(config, http, clock)
+    http_mode = config.mode == "http"
+    messenger = DingTalkMessenger(
+        client, config.card_template_id, config.robot_code,
+        callback_route_key=CARD_ROUTE_KEY if http_mode else None,
+    )
+    if http_mode:
+        return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))
+    return DingTalkParts(client, messenger, stream=DingTalkStream(config, sink, http=http))

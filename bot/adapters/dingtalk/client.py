@@ -1,0 +1,253 @@
+"""DingTalk OpenAPI client (``api.dingtalk.com``): token, robot messages, cards, to-dos.
+
+New-style APIs answer errors with HTTP 4xx/5xx and a JSON ``code``/``message``; throttling,
+5xx, timeouts and the anti-bot page are retryable (:class:`TransientDeliveryError`), the rest
+is a :class:`PlatformError`. Tokens never appear in logs or error messages.
+
+Sources:
+    https://open.dingtalk.com/document/orgapp/obtain-the-access_token-of-an-internal-app
+    https://open.dingtalk.com/document/orgapp/chatbots-send-one-on-one-chat-messages-in-batches
+    https://open.dingtalk.com/document/development/create-and-deliver-cards
+    https://open.dingtalk.com/document/development/interactive-card-update-interface
+    https://open.dingtalk.com/document/development/event-callback-card (HTTP callbacks)
+    https://open.dingtalk.com/document/development/add-dingtalk-to-do-task
+    https://open.dingtalk.com/document/development/how-to-process-api-throttling-on-the-dingtalk-server
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
+from bot.config import DingTalkConfig
+from bot.errors import PlatformError
+from bot.messenger import TransientDeliveryError
+
+log = logging.getLogger("hrbot.adapter.dingtalk")
+
+TOKEN_MARGIN = timedelta(seconds=300)
+MAX_BATCH_USERS = 20
+CARD_ALREADY_EXISTS = "param.cardAlreadyExist"
+
+
+class DingTalkClient:
+    """Async client for the DingTalk calls the bot makes; one instance per app."""
+
+    def __init__(
+        self, config: DingTalkConfig, http: httpx.AsyncClient, clock: Callable[[], datetime]
+    ) -> None:
+        self.config = config
+        self.http = http
+        self.clock = clock
+        self._base = config.api_base.rstrip("/")
+        self._token: str | None = None
+        self._token_expires: datetime | None = None
+        self._token_lock = asyncio.Lock()
+
+    async def access_token(self, *, force: bool = False) -> str:
+        """The app's access token, cached until ``expireIn`` minus 5 minutes.
+
+        Raises:
+            PlatformError: Wrong credentials (``invalidClientIdOrSecret``).
+            TransientDeliveryError: Throttled, 5xx or network trouble.
+        """
+        async with self._token_lock:
+            now = self.clock()
+            if not force and self._token and self._token_expires and now < self._token_expires:
+                return self._token
+            response = await self._send(
+                "POST", "/v1.0/oauth2/accessToken",
+                {"appKey": self.config.app_key, "appSecret": self.config.app_secret}, None,
+            )
+            if response.status_code != 200:
+                raise error_for(response)
+            data = response.json()
+            token, expire_in = data.get("accessToken"), data.get("expireIn")
+            if not isinstance(token, str) or not isinstance(expire_in, int):
+                raise PlatformError(PLATFORM, "bad_token_answer", "no accessToken/expireIn")
+            self._token = token
+            self._token_expires = now + timedelta(seconds=expire_in) - TOKEN_MARGIN
+            return token
+
+    async def _send(
+        self, method: str, url: str, body: Any, token: str | None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {"x-acs-dingtalk-access-token": token} if token else {}
+        target = url if url.startswith("http") else self._base + url
+        try:
+            return await self.http.request(
+                method, target, json=body, headers=headers, params=params, timeout=10.0
+            )
+        except httpx.TransportError as exc:  # timeouts, refused connections, resets
+            raise TransientDeliveryError(f"dingtalk {method} {url}: {type(exc).__name__}") from exc
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One authenticated call; a 401 refreshes the token and retries once.
+
+        Raises:
+            TransientDeliveryError: Retry later.
+            PlatformError: Anything else that failed.
+        """
+        token = await self.access_token()
+        response = await self._send(method, path, body, token, params)
+        if response.status_code == 401:
+            token = await self.access_token(force=True)
+            response = await self._send(method, path, body, token, params)
+        if not 200 <= response.status_code < 300:
+            raise error_for(response)
+        return json_object(response, path)
+
+    async def batch_send(
+        self, user_ids: Sequence[str], msg_key: str, msg_param: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Robot 1:1 messages to at most 20 users (``oToMessages/batchSend``).
+
+        HTTP 200 is not delivery: users in ``flowControlledStaffIdList`` were throttled
+        (transient), ``invalidStaffIdList``/``filteredStaffIdList`` will never get it.
+
+        Raises:
+            ValueError: No users or more than 20.
+            TransientDeliveryError: Throttled (any user) or retryable failure.
+            PlatformError: Invalid or filtered users, or another failure.
+        """
+        if not 0 < len(user_ids) <= MAX_BATCH_USERS:
+            raise ValueError(f"batchSend takes 1..{MAX_BATCH_USERS} userIds")
+        data = await self.call("POST", "/v1.0/robot/oToMessages/batchSend", {
+            "robotCode": self.config.robot_code, "userIds": list(user_ids),
+            "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False),
+        })
+        if data.get("flowControlledStaffIdList"):
+            raise TransientDeliveryError("dingtalk batchSend: flow-controlled users")
+        for key in ("invalidStaffIdList", "filteredStaffIdList"):
+            if data.get(key):
+                raise PlatformError(PLATFORM, key, f"{len(data[key])} user(s) not reached")
+        return data
+
+    async def send_group(
+        self, open_conversation_id: str, msg_key: str, msg_param: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Robot message to a group (``groupMessages/send``); returns ``processQueryKey``."""
+        return await self.call("POST", "/v1.0/robot/groupMessages/send", {
+            "robotCode": self.config.robot_code, "openConversationId": open_conversation_id,
+            "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False),
+        })
+
+    async def reply_session(
+        self, webhook: str, expires_at_ms: int, body: Mapping[str, Any]
+    ) -> bool:
+        """Reply through a message's sessionWebhook (no token); False if it cannot be used.
+
+        Only webhooks under ``oapi_base`` are called (the URL comes from a payload) and only
+        before ``sessionWebhookExpiredTime``; the caller then falls back to the OpenAPI.
+
+        Raises:
+            TransientDeliveryError: Throttled or retryable failure.
+            PlatformError: ``errcode`` other than 0.
+        """
+        now_ms = int(self.clock().timestamp() * 1000)
+        if not webhook.startswith(self.config.oapi_base.rstrip("/") + "/") or now_ms >= (
+            expires_at_ms or 0
+        ):
+            return False
+        response = await self._send("POST", webhook, dict(body), None)
+        if response.status_code != 200:
+            raise error_for(response)
+        check_errcode(json_object(response, "sessionWebhook"), "sessionWebhook")
+        return True
+
+    async def create_and_deliver(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create and deliver an interactive card; an existing ``outTrackId`` counts as done.
+
+        ``param.cardAlreadyExist`` is what a resend after a crash gets, so it is success
+        (returns ``{"alreadyExisted": True}``). Each space's ``deliverResults`` is checked.
+
+        Raises:
+            TransientDeliveryError: Retry later.
+            PlatformError: Rejected, or not delivered to some space.
+        """
+        try:
+            data = await self.call("POST", "/v1.0/card/instances/createAndDeliver", dict(body))
+        except PlatformError as err:
+            if err.errcode == CARD_ALREADY_EXISTS:
+                log.info("card %s already exists: treated as delivered", body.get("outTrackId"))
+                return {"alreadyExisted": True}
+            raise
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        failed = [
+            r for r in result.get("deliverResults") or []
+            if isinstance(r, dict) and r.get("success") is False
+        ]
+        if data.get("success") is False or failed:
+            # Not retried: a retry would meet cardAlreadyExist and be taken for success.
+            reason = "; ".join(f"{r.get('spaceType')}: {r.get('errorMsg')}" for r in failed)
+            raise PlatformError(PLATFORM, "deliver_failed", reason or "success=false")
+        return data
+
+    async def update_card(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1.0/card/instances`` (merge by key as the body's cardUpdateOptions say)."""
+        data = await self.call("PUT", "/v1.0/card/instances", dict(body))
+        if data.get("success") is False or data.get("result") is False:
+            raise PlatformError(PLATFORM, "update_failed", "card update not applied")
+        return data
+
+    async def register_card_callback(
+        self, *, callback_url: str, route_key: str, api_secret: str, force: bool = True
+    ) -> dict[str, Any]:
+        """HTTP mode: where DingTalk posts taps on cards created with ``callbackRouteKey``.
+
+        The first call inserts, later ones return the existing entry unless ``force``.
+        ``api_secret`` signs the callbacks (``x-ddpaas-signature``).
+        """
+        return await self.call("POST", "/v1.0/card/callbacks/register", {
+            "callbackUrl": callback_url, "callbackRouteKey": route_key,
+            "apiSecret": api_secret, "forceUpdate": force,
+        })
+
+    async def create_todo(
+        self, *, union_id: str, subject: str, source_id: str, app_url: str,
+        pc_url: str | None = None, description: str = "", due_ms: int | None = None,
+        executor_union_ids: Sequence[str] = (), priority: int = 20,
+    ) -> str:
+        """Create a DingTalk to-do for ``union_id`` (a unionId, not a userId); returns its id.
+
+        Args:
+            union_id: Owner and operator (path and ``operatorId``).
+            subject: Title (≤1024 characters).
+            source_id: Our idempotency id for this to-do.
+            app_url: ``detailUrl.appUrl``, mandatory since 2024-02-01.
+            pc_url: ``detailUrl.pcUrl``; defaults to ``app_url``.
+            description: Details (≤4096 characters).
+            due_ms: Due time in epoch milliseconds.
+            executor_union_ids: Executors; defaults to the owner.
+            priority: 10 low, 20 normal, 30 high, 40 urgent.
+        """
+        if not (union_id and subject and source_id and app_url):
+            raise ValueError("union_id, subject, source_id and app_url are required")
+        body: dict[str, Any] = {
+            "sourceId": source_id, "subject": subject[:1024], "creatorId": union_id,
+            "executorIds": list(executor_union_ids) or [union_id],
+            "detailUrl": {"appUrl": app_url, "pcUrl": pc_url or app_url},
+            "priority": priority, "isOnlyShowExecutor": True,
+        }
+        if description:
+            body["description"] = description[:4096]
+        if due_ms is not None:
+            body["dueTime"] = due_ms
+        path = f"/v1.0/todo/users/{quote(union_id, safe='')}/tasks"
+        data = await self.call("POST", path, body, params={"operatorId": union_id})
+        task_id = data.get("id")
+        if not isinstance(task_id, str) or not task_id:
+            raise PlatformError(PLATFORM, "bad_todo_answer", "no task id")
+        return task_id

@@ -1,0 +1,152 @@
+"""Delivering outbox messages on DingTalk: every card as an interactive card.
+
+Why interactive cards even for cards without buttons: ``createAndDeliver`` is idempotent
+through ``outTrackId`` (a resend after a timeout or crash meets ``param.cardAlreadyExist``
+and is not shown twice), any keyed card can later be updated in place, and everything looks
+the same. A markdown message (``batchSend``/sessionWebhook) has no idempotency key, so an
+outbox retry after a lost answer would show it twice. ``plain_as_markdown=True`` still sends
+cards that have neither buttons nor a key as markdown — through the sessionWebhook when it
+answers the same chat and has not expired (it costs no API quota), else ``batchSend`` or
+``groupMessages/send`` — for deployments where the monthly API quota matters more.
+
+Source: https://open.dingtalk.com/document/development/create-and-deliver-cards
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.adapters.dingtalk.api_errors import PLATFORM
+from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
+from bot.errors import PlatformError
+from bot.messenger import OutboundMessage
+from cards.models import Card
+from cards.render_dingtalk import Space, create_and_deliver_body, update_body
+
+
+def card_markdown(card: Card) -> tuple[str, str]:
+    """(title, markdown text) of a card for robot markdown messages."""
+    lines = [f"### {card.title}"]
+    if card.status:
+        lines.append(f"**{card.status}**")
+    lines += [f"- **{f.label}**：{f.value}" for f in card.fields]
+    if card.body:
+        lines += ["", card.body]
+    if card.footer:
+        lines += ["", f"> {card.footer}"]
+    return card.title, "\n".join(lines)
+
+
+def space_of(message: OutboundMessage) -> tuple[Space, str]:
+    """Where a message goes: a person or 1:1 chat is ``IM_ROBOT.<userId>``, a group is
+    ``IM_GROUP.<openConversationId>`` (our 1:1 conversation id is the sender's staffId)."""
+    if message.target_kind == "conversation" and message.group:
+        return "IM_GROUP", message.target
+    return "IM_ROBOT", message.target
+
+
+class DingTalkMessenger:
+    """:class:`bot.messenger.Messenger` for DingTalk."""
+
+    def __init__(
+        self,
+        client: DingTalkClient,
+        card_template_id: str,
+        robot_code: str,
+        *,
+        plain_as_markdown: bool = False,
+        callback_route_key: str | None = None,
+    ) -> None:
+        """Configure where and how cards go.
+
+        Args:
+            client: The OpenAPI client.
+            card_template_id: Published template bound to ``card_param_map``'s variables.
+            robot_code: The robot (AppKey for internal apps).
+            plain_as_markdown: Send cards without buttons and key as markdown messages.
+            callback_route_key: HTTP mode: taps go to the URL registered under this key
+                (:meth:`DingTalkClient.register_card_callback`) instead of the Stream.
+        """
+        self.client = client
+        self.card_template_id = card_template_id
+        self.robot_code = robot_code
+        self.plain_as_markdown = plain_as_markdown
+        self.callback_route_key = callback_route_key
+
+    def out_track_id(self, message: OutboundMessage) -> str:
+        """The card instance id: from the card key and recipient, else the outbox key.
+
+        For an update answering a tap, the tapped instance's id (from the callback's
+        reply handle) wins, so a card tapped in a group is updated in that group.
+        """
+        card_key = message.card.key
+        tapped = str(message.reply_handle.get("outTrackId") or "")
+        if message.kind == "card_update" and card_key and card_key_of(tapped) == card_key:
+            return tapped
+        space, target = space_of(message)
+        if card_key:
+            return out_track_id(card_key, space, target)
+        return keyless_out_track_id(message.idempotency_key)
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Send or update one card.
+
+        Raises:
+            TransientDeliveryError: DingTalk said "later"; the outbox retries.
+            PlatformError: Permanent failure.
+        """
+        if message.platform != PLATFORM:
+            raise PlatformError(PLATFORM, "wrong_platform", f"got {message.platform!r}")
+        card = message.card
+        if message.kind == "card_update":
+            if not card.key:
+                raise PlatformError(PLATFORM, "no_card_key", "a card update needs a card key")
+            await self.client.update_card(
+                update_body(card=card, out_track_id=self.out_track_id(message))
+            )
+            return
+        if message.kind != "card":
+            raise PlatformError(PLATFORM, "unknown_kind", message.kind)
+        if self.plain_as_markdown and not card.buttons and not card.key:
+            await self._send_markdown(message)
+            return
+        space, target = space_of(message)
+        body = create_and_deliver_body(
+            card=card,
+            template_id=self.card_template_id,
+            out_track_id=self.out_track_id(message),
+            robot_code=self.robot_code,
+            space=space,
+            target=target,
+        )
+        if self.callback_route_key:
+            body.update(callbackType="HTTP", callbackRouteKey=self.callback_route_key)
+        await self.client.create_and_deliver(body)
+
+    async def _send_markdown(self, message: OutboundMessage) -> None:
+        title, text = card_markdown(message.card)
+        handle: dict[str, Any] = message.reply_handle
+        if _answers_same_chat(message, handle):
+            sent = await self.client.reply_session(
+                str(handle.get("sessionWebhook") or ""),
+                int(handle.get("sessionWebhookExpiredTime") or 0),
+                {"msgtype": "markdown", "markdown": {"title": title, "text": text}},
+            )
+            if sent:
+                return
+        params = {"title": title, "text": text}
+        space, target = space_of(message)
+        if space == "IM_GROUP":
+            await self.client.send_group(target, "sampleMarkdown", params)
+        else:
+            await self.client.batch_send([target], "sampleMarkdown", params)
+
+
+def _answers_same_chat(message: OutboundMessage, handle: dict[str, Any]) -> bool:
+    """True when the message goes to the chat the reply handle's message came from."""
+    if message.target_kind != "conversation" or not handle.get("sessionWebhook"):
+        return False
+    if handle.get("conversationType") == "2":
+        return message.group and handle.get("conversationId") == message.target
+    return not message.group and handle.get("senderStaffId") == message.target
