@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     shell = commands.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--as", dest="person", default="张经理", help="name or employee number")
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
+    commands.add_parser("serve", help="run the bot for the configured platforms until SIGTERM")
     return parser
 
 
@@ -48,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _run(args: argparse.Namespace, config: Config) -> int:
     from storage.migrate import upgrade_database
 
+    if args.command == "serve":
+        from bot.assembly import serve
+
+        return await serve(config)
     if args.command == "config":
         import json
 

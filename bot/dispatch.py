@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +47,7 @@ class Dispatcher:
         clock: Clock | None = None,
         pending_input: Handler | None = None,
         fallback: Handler | None = None,
+        kind_handlers: Mapping[EventKind, Handler] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.routes = RouteTable().include(routers)
@@ -54,6 +55,8 @@ class Dispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pending_input = pending_input
         self.fallback = fallback
+        # Event kinds that are neither text nor card taps (CONTACT_ADDED) go to one handler.
+        self.kind_handlers = dict(kind_handlers or {})
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def feed(self, event: Event) -> DispatchResult:
@@ -173,6 +176,10 @@ class Dispatcher:
 
     async def _resolve(self, ctx: Context) -> tuple[Handler, str]:
         event = ctx.event
+        kind_handler = self.kind_handlers.get(event.kind)
+        if kind_handler is not None:
+            ctx.params = dict(event.action.params) if event.action is not None else {}
+            return kind_handler, f"kind:{event.kind}"
         if event.kind == EventKind.CARD_ACTION and event.action is not None:
             ctx.params = dict(event.action.params)
             if event.action.card_key:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -53,3 +53,15 @@ def _route(adapter: HttpAdapter, intake: EventIntake):  # type: ignore[no-untype
         )
 
     return handle
+
+
+async def start_server(
+    app: web.Application, host: str, port: int
+) -> Callable[[], Awaitable[None]]:
+    """Listen on ``host:port``; returns the coroutine function that stops listening."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("listening on %s:%s", host, port)
+    return runner.cleanup

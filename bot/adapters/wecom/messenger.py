@@ -1,0 +1,159 @@
+"""Delivering outbox messages as WeCom app messages, and updating cards in place.
+
+A card with buttons goes as a ``button_interaction`` template card; one without buttons as
+markdown (a ``text_notice`` would cut the body at 112 characters and needs a link). Where
+a keyed card went is kept in ``CardInstance`` with its newest ``response_code``; an update
+spends that code on ``update_template_card``.
+
+Sources:
+    https://developer.work.weixin.qq.com/document/path/90236 (发送应用消息)
+    https://developer.work.weixin.qq.com/document/path/94888 (更新模版卡片消息)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.adapters.wecom.client import WeComClient
+from bot.adapters.wecom.ids import make_task_id
+from bot.errors import PlatformError
+from bot.events import Platform
+from bot.messenger import OutboundMessage
+from cards.models import Card
+from storage.db import SessionFactory, session_scope
+from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
+
+log = logging.getLogger("hrbot.adapter.wecom")
+
+PLATFORM = Platform.WECOM.value
+CODE_LIFETIME = timedelta(hours=72)
+# The code is spent/expired or the card is gone: the update cannot happen in place.
+UNUSABLE_CODE_ERRORS = frozenset({60140, 42014, 42016})
+MAX_MARKDOWN_BYTES = 2048
+
+
+def card_markdown(card: Card) -> str:
+    """A buttonless card as WeCom markdown, cut to 2048 bytes."""
+    lines = [f"**{card.title}**"]
+    if card.status:
+        lines.append(f'<font color="warning">{card.status}</font>')
+    lines += [f"{f.label}：{f.value}" for f in card.fields]
+    if card.body:
+        lines += ["", card.body]
+    if card.footer:
+        lines += ["", f'<font color="comment">{card.footer}</font>']
+    text = "\n".join(lines)
+    raw = text.encode()
+    if len(raw) <= MAX_MARKDOWN_BYTES:
+        return text
+    return raw[: MAX_MARKDOWN_BYTES - 3].decode("utf-8", "ignore") + "…"
+
+
+class WeComMessenger:
+    """:class:`~bot.messenger.Messenger` for WeCom app messages to members.
+
+    Args:
+        client: API client of the app.
+        session_factory: Where card instances and response codes live.
+        agent_id: The app's agentid (must be the client's).
+        clock: Current UTC time, to skip response codes older than 72 h.
+        card_url: Where tapping a card leads (optional).
+    """
+
+    def __init__(
+        self,
+        client: WeComClient,
+        session_factory: SessionFactory,
+        agent_id: int,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        card_url: str | None = None,
+    ) -> None:
+        if agent_id != client.config.agent_id:
+            raise ValueError("agent_id differs from the client's app")
+        self.client = client
+        self.session_factory = session_factory
+        self.agent_id = agent_id
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.card_url = card_url
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Send or update one card; raises TransientDeliveryError to be retried later.
+
+        Raises:
+            PlatformError: Permanent refusal (unknown user, group target, bad request).
+        """
+        if message.group:
+            # The app chat is 1:1; WeCom events never name a group conversation.
+            raise PlatformError(PLATFORM, "group", "app messages reach members only")
+        key = message.card.key
+        if (
+            message.kind == "card_update"
+            and key
+            and await self._update(message.card, key, message.target)
+        ):
+            return
+        await self._send(message)
+
+    async def _update(self, card: Card, key: str, target: str) -> bool:
+        """Update in place; False when no usable response code is left (send anew then)."""
+        async with session_scope(self.session_factory) as session:
+            row = await get_card_instance(
+                session=session, card_key=key, platform=PLATFORM, recipient=target
+            )
+        code = row.response_code if row is not None else ""
+        if row is None or not code or self.clock() - row.updated_at >= CODE_LIFETIME:
+            # WeCom cannot touch a card without a live code (each is single use, 72 h). The
+            # new state still has to reach the person, so it goes as a new message.
+            log.info("no response code for card %s of %s; sending it anew", key, target)
+            return False
+        try:
+            invalid = await self.client.update_template_card(code, [target], card)
+        except PlatformError as err:
+            if err.errcode not in UNUSABLE_CODE_ERRORS:
+                raise
+            log.info("response code for card %s unusable (%s); sending anew", key, err.errcode)
+            await self._spend(key, target, code)
+            return False
+        await self._spend(key, target, code)
+        if target in invalid:
+            raise PlatformError(PLATFORM, "invaliduser", "card update reached nobody")
+        return True
+
+    async def _send(self, message: OutboundMessage) -> None:
+        card, target = message.card, message.target
+        if card.buttons:
+            task_id = make_task_id(card.key, target, message.idempotency_key)
+            sent = await self.client.send_template_card(
+                touser=[target], card=card, task_id=task_id, card_url=self.card_url
+            )
+        else:
+            task_id = ""
+            sent = await self.client.send_markdown([target], card_markdown(card))
+        if target in sent.invalid_users:
+            raise PlatformError(PLATFORM, "invaliduser", "message reached nobody")
+        if card.key:
+            await self._record(card.key, target, task_id, sent.response_code)
+
+    async def _record(self, key: str, target: str, task_id: str, code: str) -> None:
+        # The message is out; failing here must not make the outbox send it again.
+        try:
+            async with session_scope(self.session_factory) as session:
+                await save_card_instance(
+                    session=session, card_key=key, platform=PLATFORM, recipient=target,
+                    platform_ref=task_id, response_code=code, now=self.clock(),
+                )
+        except Exception:
+            log.exception("sent card %s to %s but could not record it", key, target)
+
+    async def _spend(self, key: str, target: str, code: str) -> None:
+        try:
+            async with session_scope(self.session_factory) as session:
+                await clear_response_code(
+                    session=session, card_key=key, platform=PLATFORM, recipient=target,
+                    response_code=code,
+                )
+        except Exception:
+            log.exception("could not clear the used response code of card %s", key)

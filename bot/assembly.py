@@ -1,0 +1,108 @@
+"""`hrbot serve`: the whole bot for real platforms, assembled from the configuration.
+
+Order on start: migrate, then listen and stream (events are stored before their ack), then
+the clock. Order on SIGTERM: the clock finishes its beat, listening and streaming stop, events
+already stored are handled, connections close.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from bot.adapters.base import HttpAdapter
+from bot.adapters.dingtalk.assemble import assemble as assemble_dingtalk
+from bot.app import open_database, settings_from_config
+from bot.clock import DueRunner
+from bot.config import Config
+from bot.dispatch import Dispatcher
+from bot.intake import EventIntake
+from bot.messenger import PlatformMessengers
+from bot.outbox import OutboxWorker
+from bot.runtime import Runtime
+from bot.serve import run_until_signalled
+from bot.server import build_app, start_server
+from handlers import ROUTERS, answer_pending, not_understood
+from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
+from storage.migrate import upgrade_database
+
+log = logging.getLogger("hrbot.serve")
+
+Stop = Callable[[], Awaitable[None]]
+
+
+async def serve(config: Config) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    if not config.platforms():
+        print(
+            "hrbot serve: no platform configured: set up [dingtalk] or [wecom] (see "
+            "config.example.toml), or try the bot locally with `hrbot shell`",
+            file=sys.stderr,
+        )
+        return 2
+    await upgrade_database(config.database.url)
+    database = open_database(config)
+    factory = database.session_factory
+    settings = settings_from_config(config)
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    lease = timedelta(seconds=config.scheduler.claim_seconds)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    messengers = PlatformMessengers()
+    dispatcher = Dispatcher(
+        session_factory=factory,
+        routers=ROUTERS,
+        settings=settings,
+        clock=clock,
+        pending_input=answer_pending,
+        fallback=not_understood,
+    )
+    outbox = OutboxWorker(session_factory=factory, messenger=messengers, clock=clock, lease=lease)
+    intake = EventIntake(dispatcher, after_handling=outbox.drain)
+    adapters: list[HttpAdapter] = []
+    stops: list[Stop] = []
+    if config.dingtalk is not None:
+        parts = assemble_dingtalk(config.dingtalk, sink=intake.take, http=http, clock=clock)
+        messengers.by_platform["dingtalk"] = parts.messenger
+        if parts.http_adapter is not None:
+            adapters.append(parts.http_adapter)
+        if parts.stream is not None:
+            parts.stream.start()
+            stops.append(parts.stream.stop)
+    runtime = Runtime(
+        runner=DueRunner(
+            session_factory=factory,
+            handlers=DUE_HANDLERS,
+            settings=settings,
+            clock=clock,
+            lease=lease,
+        ),
+        outbox=outbox,
+        recurring=(ensure_daily_digest,),
+        redeliver=dispatcher.redeliver,
+        sweep_seconds=config.scheduler.sweep_seconds,
+    )
+    app = build_app(adapters, intake, max_body_bytes=config.server.max_body_bytes)
+    stops.insert(0, await start_server(app, config.server.host, config.server.port))
+
+    async def shut_down() -> None:
+        for stop in stops:
+            await stop()
+        await intake.drain()
+        await http.aclose()
+        await database.close()
+
+    log.info(
+        "serving %s on %s:%s",
+        ", ".join(config.platforms()),
+        config.server.host,
+        config.server.port,
+    )
+    await run_until_signalled(runtime, on_stop=shut_down)
+    return 0

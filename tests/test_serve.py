@@ -1,0 +1,91 @@
+"""`hrbot serve` as a real process: a signed DingTalk HTTP callback in, a referral stored,
+SIGTERM out with exit code 0. The DingTalk API base points at a closed local port, so sends
+fail and wait in the outbox; nothing leaves the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.adapters.dingtalk.http_mode import robot_sign
+from bot.demo import seed_demo
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade_database
+from tests._support import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-app-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_takes_a_callback_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    await seed_demo(factory)
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "{url}"\n[server]\nport = {port}\n[scheduler]\nsweep_seconds = 1\n'
+        f'[dingtalk]\napp_key = "k"\napp_secret = "{SECRET}"\nrobot_code = "r"\n'
+        'card_template_id = "t.schema"\nmode = "http"\napi_base = "http://127.0.0.1:9"\n'
+        'oapi_base = "http://127.0.0.1:9"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HRBOT_CONFIG": str(config)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "serve", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "hrbot serve did not start listening"
+                await asyncio.sleep(0.1)
+            timestamp = str(int(time.time() * 1000))
+            body = {
+                "msgId": "serve-msg-1", "conversationId": "cid-1", "conversationType": "1",
+                "senderStaffId": "dt_zhang", "senderNick": "张经理", "msgtype": "text",
+                "robotCode": "r", "createAt": int(timestamp),
+                "text": {"content": "推荐 店长 张三 13800138000 曾将社区商场月客流提升30%"},
+            }
+            headers = {"timestamp": timestamp, "sign": robot_sign(timestamp, SECRET),
+                       "content-type": "application/json"}
+            for _ in range(2):  # DingTalk retries; the referral is made once
+                answer = await client.post("/dingtalk/callback", content=json.dumps(body),
+                                           headers=headers)
+                assert answer.status_code == 200
+            deadline = time.monotonic() + 20
+            while (await db.counts(factory))["referrals"] == 0:
+                assert time.monotonic() < deadline, "the callback was never handled"
+                await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=20)
+        assert code == 0
+        counts = await db.counts(factory)
+        assert counts["referrals"] == 1 and counts["candidates"] == 1
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await engine.dispose()
