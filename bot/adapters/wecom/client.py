@@ -121,7 +121,7 @@ class WeComClient(ExternalContactApi):
                 method, path, params={**(params or {}), "access_token": token}, json=json
             )
             code = _errcode(data)
-            if False:
+            if code in TOKEN_ERRORS and attempt == 0:
                 if self._token == token:  # not already replaced by a concurrent call
                     self._token = ""
                 continue
