@@ -16,6 +16,9 @@ import httpx
 
 from bot.adapters.base import HttpAdapter
 from bot.adapters.dingtalk.assemble import assemble as assemble_dingtalk
+from bot.adapters.wecom.adapter import WeComAdapter
+from bot.adapters.wecom.client import WeComClient
+from bot.adapters.wecom.messenger import WeComMessenger
 from bot.app import open_database, settings_from_config
 from bot.clock import DueRunner
 from bot.config import Config
@@ -26,7 +29,7 @@ from bot.outbox import OutboxWorker
 from bot.runtime import Runtime
 from bot.serve import run_until_signalled
 from bot.server import build_app, start_server
-from handlers import ROUTERS, answer_pending, not_understood
+from handlers import KIND_HANDLERS, ROUTERS, answer_pending, not_understood
 from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
 from storage.migrate import upgrade_database
 
@@ -62,6 +65,7 @@ async def serve(config: Config) -> int:
         clock=clock,
         pending_input=answer_pending,
         fallback=not_understood,
+        kind_handlers=KIND_HANDLERS,
     )
     outbox = OutboxWorker(session_factory=factory, messenger=messengers, clock=clock, lease=lease)
     intake = EventIntake(dispatcher, after_handling=outbox.drain)
@@ -75,6 +79,19 @@ async def serve(config: Config) -> int:
         if parts.stream is not None:
             parts.stream.start()
             stops.append(parts.stream.stop)
+    if config.wecom is not None:
+        wecom = WeComClient(config.wecom, http, clock)
+        messengers.by_platform["wecom"] = WeComMessenger(
+            wecom, factory, config.wecom.agent_id, clock=clock
+        )
+        adapters.append(
+            WeComAdapter(
+                config.wecom,
+                clock=clock,
+                session_factory=factory,
+                max_body_bytes=config.server.max_body_bytes,
+            )
+        )
     runtime = Runtime(
         runner=DueRunner(
             session_factory=factory,

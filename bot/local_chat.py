@@ -20,7 +20,7 @@ from bot.messenger import OutboundMessage, RecordingMessenger
 from bot.outbox import OutboxWorker
 from bot.runtime import Runtime
 from cards.models import Button, Card
-from handlers import ROUTERS, answer_pending, not_understood
+from handlers import KIND_HANDLERS, ROUTERS, answer_pending, not_understood
 from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
 from storage.db import SessionFactory
 
@@ -43,6 +43,7 @@ class LocalChat:
             settings=self.settings,
             clock=self.clock,
             pending_input=answer_pending,
+            kind_handlers=KIND_HANDLERS,
             fallback=not_understood,
         )
         self.worker = OutboxWorker(

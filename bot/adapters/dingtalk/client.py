@@ -4,6 +4,12 @@ New-style APIs answer errors with HTTP 4xx/5xx and a JSON ``code``/``message``; 
 5xx, timeouts and the anti-bot page are retryable (:class:`TransientDeliveryError`), the rest
 is a :class:`PlatformError`. Tokens never appear in logs or error messages.
 
+Every OpenAPI call (the token included) first waits for its API's slot in a
+:class:`~bot.adapters.dingtalk.ratelimit.RateLimiter` (20 calls/s per app per API), so a
+burst of outbox deliveries is spread out instead of being refused with
+``QpsLimitForAppkeyAndApi``. sessionWebhook replies are not throttled here: their limit is
+per conversation, not per API.
+
 Sources:
     https://open.dingtalk.com/document/orgapp/obtain-the-access_token-of-an-internal-app
     https://open.dingtalk.com/document/orgapp/chatbots-send-one-on-one-chat-messages-in-batches
@@ -27,6 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
+from bot.adapters.dingtalk.ratelimit import RateLimiter
 from bot.config import DingTalkConfig
 from bot.errors import PlatformError
 from bot.messenger import TransientDeliveryError
@@ -36,17 +43,26 @@ log = logging.getLogger("hrbot.adapter.dingtalk")
 TOKEN_MARGIN = timedelta(seconds=300)
 MAX_BATCH_USERS = 20
 CARD_ALREADY_EXISTS = "param.cardAlreadyExist"
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+TODO_API = "/v1.0/todo/users/{unionId}/tasks"  # one API whatever the user in the path
 
 
 class DingTalkClient:
     """Async client for the DingTalk calls the bot makes; one instance per app."""
 
     def __init__(
-        self, config: DingTalkConfig, http: httpx.AsyncClient, clock: Callable[[], datetime]
+        self,
+        config: DingTalkConfig,
+        http: httpx.AsyncClient,
+        clock: Callable[[], datetime],
+        *,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.config = config
         self.http = http
         self.clock = clock
+        # Per app: share one limiter between clients of the same app, if there are several.
+        self.limiter = limiter or RateLimiter()
         self._base = config.api_base.rstrip("/")
         self._token: str | None = None
         self._token_expires: datetime | None = None
@@ -64,8 +80,9 @@ class DingTalkClient:
             if not force and self._token and self._token_expires and now < self._token_expires:
                 return self._token
             response = await self._send(
-                "POST", "/v1.0/oauth2/accessToken",
+                "POST", TOKEN_PATH,
                 {"appKey": self.config.app_key, "appSecret": self.config.app_secret}, None,
+                api=TOKEN_PATH,
             )
             if response.status_code != 200:
                 raise error_for(response)
@@ -79,8 +96,11 @@ class DingTalkClient:
 
     async def _send(
         self, method: str, url: str, body: Any, token: str | None,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None, *, api: str | None,
     ) -> httpx.Response:
+        """One HTTP request; ``api`` names the rate-limit bucket (None: not throttled)."""
+        if api is not None:
+            await self.limiter.acquire(api)
         headers = {"x-acs-dingtalk-access-token": token} if token else {}
         target = url if url.startswith("http") else self._base + url
         try:
@@ -92,19 +112,23 @@ class DingTalkClient:
 
     async def call(
         self, method: str, path: str, body: Any = None, *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None, api: str | None = None,
     ) -> dict[str, Any]:
         """One authenticated call; a 401 refreshes the token and retries once.
+
+        Each request waits for a slot of ``api`` (default ``path``); pass the path template
+        when the path holds an id, so that all calls of one API share one limit.
 
         Raises:
             TransientDeliveryError: Retry later.
             PlatformError: Anything else that failed.
         """
+        api = api or path
         token = await self.access_token()
-        response = await self._send(method, path, body, token, params)
+        response = await self._send(method, path, body, token, params, api=api)
         if response.status_code == 401:
             token = await self.access_token(force=True)
-            response = await self._send(method, path, body, token, params)
+            response = await self._send(method, path, body, token, params, api=api)
         if not 200 <= response.status_code < 300:
             raise error_for(response)
         return json_object(response, path)
@@ -161,7 +185,7 @@ class DingTalkClient:
             expires_at_ms or 0
         ):
             return False
-        response = await self._send("POST", webhook, dict(body), None)
+        response = await self._send("POST", webhook, dict(body), None, api=None)
         if response.status_code != 200:
             raise error_for(response)
         check_errcode(json_object(response, "sessionWebhook"), "sessionWebhook")
@@ -246,7 +270,7 @@ class DingTalkClient:
         if due_ms is not None:
             body["dueTime"] = due_ms
         path = f"/v1.0/todo/users/{quote(union_id, safe='')}/tasks"
-        data = await self.call("POST", path, body, params={"operatorId": union_id})
+        data = await self.call("POST", path, body, params={"operatorId": union_id}, api=TODO_API)
         task_id = data.get("id")
         if not isinstance(task_id, str) or not task_id:
             raise PlatformError(PLATFORM, "bad_todo_answer", "no task id")

@@ -100,7 +100,9 @@ class WeComClient(ExternalContactApi):
                 _raise_for(data, "gettoken")
                 if not data.get("access_token"):
                     raise PlatformError("wecom", "no token", "gettoken answered no access_token")
-                lifetime = timedelta(seconds=int(data.get("expires_in") or 7200))
+                expires = data.get("expires_in")
+                seconds = expires if isinstance(expires, int) and expires > 0 else 7200
+                lifetime = timedelta(seconds=seconds)
                 self._token = str(data["access_token"])
                 self._token_until = self.clock() + lifetime - min(TOKEN_MARGIN, lifetime / 2)
             return self._token

@@ -1,0 +1,251 @@
+"""Per-API token buckets for the DingTalk OpenAPI, on virtual time (no real sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import json
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import respx
+
+from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.ratelimit import RateLimiter
+from bot.config import DingTalkConfig
+from tests._support.clock import FakeClock
+
+T = TypeVar("T")
+API = "https://api.dingtalk.com"
+BATCH = "/v1.0/robot/oToMessages/batchSend"
+GROUP = "/v1.0/robot/groupMessages/send"
+EPS = 1e-9
+
+
+class VirtualTime:
+    """A clock that only moves when every task is waiting in :meth:`sleep`.
+
+    :meth:`run` drives a coroutine: it lets ready tasks run, then jumps to the earliest
+    sleeper's deadline and wakes everyone due by then, so concurrent sleeps overlap the way
+    real ones do and a test of seconds of waiting takes milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []  # every delay asked for
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + delay, next(self._order), future))
+        await future
+
+    async def _settle(self) -> None:
+        for _ in range(50):  # enough loop turns for woken tasks to reach their next wait
+            await asyncio.sleep(0)
+
+    async def run(self, work: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(work)
+        while True:
+            await self._settle()
+            if task.done():
+                return task.result()
+            while self._sleepers and self._sleepers[0][2].done():  # cancelled sleepers
+                heapq.heappop(self._sleepers)
+            assert self._sleepers, "nothing is sleeping and the work is not done: stuck"
+            self.now = max(self.now, self._sleepers[0][0])
+            while self._sleepers and self._sleepers[0][0] <= self.now:
+                future = heapq.heappop(self._sleepers)[2]
+                if not future.done():
+                    future.set_result(None)
+
+
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
+def limiter_on(vt: VirtualTime, **kw: Any) -> RateLimiter:
+    return RateLimiter(clock=vt.clock, sleep=vt.sleep, **kw)
+
+
+async def start_times(vt: VirtualTime, limiter: RateLimiter, key: str, n: int) -> list[float]:
+    """``n`` concurrent callers on ``key``; the virtual time at which each one may start."""
+
+    async def one() -> float:
+        await limiter.acquire(key)
+        return vt.now
+
+    return sorted(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def most_in_any_window(times: list[float], span: float) -> int:
+    """The largest number of starts inside any closed window of ``span`` seconds."""
+    return max(sum(1 for t in times if start <= t <= start + span + EPS) for start in times)
+
+
+async def test_sixty_calls_to_one_api_take_two_seconds(vt: VirtualTime) -> None:
+    limiter = limiter_on(vt)
+    times = await vt.run(start_times(vt, limiter, BATCH, 60))
+    assert times[-1] >= 2.0 - EPS  # 20 at once, then 40 more at 20/s
+    assert times[-1] == pytest.approx(2.0)  # and no slower than that
+    assert times[:20] == [0.0] * 20  # the burst goes at once
+    gaps = [b - a for a, b in itertools.pairwise(times[19:])]
+    assert gaps == pytest.approx([0.05] * 40)  # then exactly 1/rate apart
+    assert most_in_any_window(times, 1.0) <= 20 + 20
+    assert limiter.delayed == 40
+
+
+async def test_different_apis_do_not_slow_each_other(vt: VirtualTime) -> None:
+    limiter = limiter_on(vt)
+
+    async def both() -> tuple[list[float], list[float]]:
+        busy = asyncio.ensure_future(start_times(vt, limiter, BATCH, 60))
+        while limiter.delayed < 40:  # BATCH's bucket is spent and 40 callers queue
+            await asyncio.sleep(0)
+        other = await start_times(vt, limiter, GROUP, 20)
+        return await busy, other
+
+    busy, other = await vt.run(both())
+    assert other == [0.0] * 20  # a full burst on the other API, while BATCH is queued
+    assert busy[-1] == pytest.approx(2.0)  # and BATCH is no slower for it
+
+
+async def test_gathered_callers_never_start_early(vt: VirtualTime) -> None:
+    limiter = limiter_on(vt, rate=10, burst=3)
+
+    async def waves() -> list[float]:
+        first = asyncio.ensure_future(start_times(vt, limiter, BATCH, 25))
+        await vt.sleep(0.5)  # a second wave arrives while the first is still queued
+        second = await start_times(vt, limiter, BATCH, 25)
+        return sorted(await first + second)
+
+    times = await vt.run(waves())
+    assert len(times) == 50
+    assert times[-1] == pytest.approx((50 - 3) / 10)  # every caller got its own slot
+    for span in (0.0, 0.25, 1.0, 2.5):
+        assert most_in_any_window(times, span) <= 3 + 10 * span
+
+
+async def test_idle_time_refills_the_bucket_up_to_the_burst(vt: VirtualTime) -> None:
+    limiter = limiter_on(vt, rate=20, burst=20)
+    await vt.run(start_times(vt, limiter, BATCH, 20))  # bucket empty
+    assert limiter.reserve(BATCH) == pytest.approx(0.05)
+    vt.now += 60.0  # long idle: refills to the burst, not to 1,200
+    for _ in range(20):
+        assert limiter.reserve(BATCH) == 0.0
+    assert limiter.reserve(BATCH) == pytest.approx(0.05)
+
+
+async def test_a_cancelled_waiter_gives_its_slot_back(vt: VirtualTime) -> None:
+    limiter = limiter_on(vt, rate=1, burst=1)
+
+    async def scenario() -> float:
+        await limiter.acquire(BATCH)  # the burst
+        waiter = asyncio.ensure_future(limiter.acquire(BATCH))  # due at t=1
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert waiter.cancelled()
+        await limiter.acquire(BATCH)  # takes the freed slot at t=1, not t=2
+        return vt.now
+
+    assert await vt.run(scenario()) == pytest.approx(1.0)
+
+
+def test_limits_must_make_sense() -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(rate=0)
+    with pytest.raises(ValueError):
+        RateLimiter(burst=0)
+
+
+@pytest.fixture
+async def api(
+    clock: FakeClock, vt: VirtualTime
+) -> AsyncIterator[tuple[DingTalkClient, respx.MockRouter]]:
+    config = DingTalkConfig(app_key="dingkey", app_secret="secret", robot_code="dingrobot",
+                            card_template_id="tpl")
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        router.post("/v1.0/oauth2/accessToken").respond(
+            json={"accessToken": "tok", "expireIn": 7200}
+        )
+        async with httpx.AsyncClient() as http:
+            yield DingTalkClient(config, http, clock, limiter=limiter_on(vt)), router
+
+
+def request_times(vt: VirtualTime, route: respx.Route, answer: dict[str, Any]) -> list[float]:
+    """Make ``route`` answer ``answer`` and note the virtual time of each request."""
+    times: list[float] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        times.append(vt.now)
+        return httpx.Response(200, json=answer)
+
+    route.side_effect = respond
+    return times
+
+
+async def test_client_spreads_openapi_calls_per_api(
+    api: tuple[DingTalkClient, respx.MockRouter], vt: VirtualTime
+) -> None:
+    client, router = api
+    batch = request_times(vt, router.post(BATCH), {"processQueryKey": "q"})
+    group = request_times(vt, router.post(GROUP), {"processQueryKey": "q"})
+
+    async def burst() -> None:
+        await asyncio.gather(
+            *(client.batch_send([f"u{n}"], "sampleText", {"content": "x"}) for n in range(30)),
+            *(client.send_group(f"cid{n}", "sampleText", {"content": "x"}) for n in range(20)),
+        )
+
+    await vt.run(burst())
+    assert len(batch) == 30 and len(group) == 20
+    assert max(batch) == pytest.approx(0.5)  # 10 over the burst, 50 ms apart
+    assert most_in_any_window(sorted(batch), 0.25) <= 20 + 5
+    assert group == [0.0] * 20  # its own bucket: no wait
+    assert router.routes[0].call_count == 1  # one token, fetched once under its own key
+
+
+async def test_todo_calls_share_one_limit_whoever_they_are_for(
+    api: tuple[DingTalkClient, respx.MockRouter], vt: VirtualTime
+) -> None:
+    client, router = api
+    todo = request_times(vt, router.post(url__regex=r"/v1\.0/todo/users/[^/]+/tasks"),
+                         {"id": "task"})
+
+    async def burst() -> None:
+        await asyncio.gather(*(
+            client.create_todo(union_id=f"un{n}", subject="s", source_id=f"s{n}",
+                               app_url="https://example.invalid/x")
+            for n in range(25)
+        ))
+
+    await vt.run(burst())
+    assert len(todo) == 25
+    assert max(todo) == pytest.approx(0.25)  # one bucket for the API, not one per user
+
+
+async def test_session_webhook_replies_are_not_throttled(
+    api: tuple[DingTalkClient, respx.MockRouter], vt: VirtualTime, clock: FakeClock
+) -> None:
+    client, _ = api
+    webhook = "https://oapi.dingtalk.com/robot/sendBySession?session=abc"
+    expires_ms = int(clock().timestamp() * 1000) + 60_000
+    with respx.mock(assert_all_called=True) as oapi:
+        route = oapi.post(webhook).respond(json={"errcode": 0, "errmsg": "ok"})
+        body = {"msgtype": "text", "text": {"content": "hi"}}
+        sent = await vt.run(asyncio.gather(
+            *(client.reply_session(webhook, expires_ms, body) for _ in range(40))
+        ))
+    assert sent == [True] * 40 and route.call_count == 40
+    assert vt.sleeps == [] and vt.now == 0.0
+    assert json.loads(route.calls[0].request.content) == body
