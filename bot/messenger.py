@@ -27,7 +27,15 @@ class Messenger(Protocol):
 
 
 class TransientDeliveryError(Exception):
-    """The platform said "later" (throttled, 5xx, timeout): retry with backoff."""
+    """The platform said "later" (throttled, 5xx, timeout): retry with backoff.
+
+    ``retry_after`` (seconds) means we held the message back ourselves (a rate limit we keep):
+    it is re-queued for then and the wait does not count as a failed attempt.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass

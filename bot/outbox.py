@@ -9,7 +9,12 @@ from bot.log import outbox_log
 from bot.messenger import Messenger, OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
-from storage.repo.outbox import claim_messages, mark_message_failed, mark_message_sent
+from storage.repo.outbox import (
+    claim_messages,
+    hold_message,
+    mark_message_failed,
+    mark_message_sent,
+)
 
 MAX_ATTEMPTS = 8
 
@@ -65,6 +70,9 @@ class OutboxWorker:
         try:
             await self.messenger.deliver(message)
         except TransientDeliveryError as err:
+            if err.retry_after is not None:
+                await self._held_back(message.outbox_id, str(err), err.retry_after)
+                return 0
             retry = backoff(attempts) if attempts + 1 < MAX_ATTEMPTS else None
             await self._failed(message.outbox_id, str(err), retry)
             return 0
@@ -75,6 +83,15 @@ class OutboxWorker:
         async with session_scope(self.session_factory) as session:
             await mark_message_sent(session=session, row_id=message.outbox_id, now=self.clock())
         return 1
+
+    async def _held_back(self, row_id: int, reason: str, seconds: float) -> None:
+        async with session_scope(self.session_factory) as session:
+            await hold_message(
+                session=session,
+                row_id=row_id,
+                until=self.clock() + timedelta(seconds=seconds),
+                reason=reason,
+            )
 
     async def _failed(self, row_id: int, error: str, retry: timedelta | None) -> None:
         async with session_scope(self.session_factory) as session:

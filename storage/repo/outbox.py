@@ -98,6 +98,18 @@ async def mark_message_failed(
     session.add(row)
 
 
+async def hold_message(
+    *, session: AsyncSession, row_id: int, until: datetime, reason: str
+) -> None:
+    """Re-queue a message we held back ourselves; not a failed attempt."""
+    await session.exec(  # type: ignore[call-overload]
+        update(Outbox)
+        .where(col(Outbox.id) == row_id)
+        .values(next_attempt_at=until, claimed_until=None, error=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def list_messages(
     *, session: AsyncSession, status: OutboxStatus | None = None
 ) -> list[Outbox]:

@@ -6,6 +6,8 @@ before ``expires_in``. When WeCom answers that the token is expired or invalid
 raises :class:`~bot.errors.PlatformError`, except the throttling/busy codes, HTTP 5xx/429
 and network failures, which raise :class:`~bot.messenger.TransientDeliveryError` so the
 outbox retries later. The token and the secret never reach a log line or an exception.
+Setup errors that no retry can fix (60020 untrusted IP, 48002 no permission) are logged
+once per process at ERROR with what to change in the admin console, later at DEBUG.
 
 Sources:
     https://developer.work.weixin.qq.com/document/path/91039 (gettoken)
@@ -38,6 +40,14 @@ log = logging.getLogger("hrbot.adapter.wecom")
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # bad/expired token: refresh and retry once
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45033})  # busy, rate limit, concurrency limit
 TOKEN_MARGIN = timedelta(minutes=5)
+# Fixed only by an admin in the WeCom console; the errmsg of 60020 names the calling IP.
+SETUP_ERRORS = {
+    60020: "the server's public IP is not trusted: add it to the app's 企业可信IP list "
+           "(应用管理 → the app → 企业可信IP; takes about a minute)",
+    48002: "the app lacks permission for this API: grant it in the admin console "
+           "(API permission / 可调用接口的应用, and the members in the app's 可见范围)",
+}
+_setup_errors_reported: set[int] = set()  # per process: one ERROR line per code
 _SECRET_IN_URL = re.compile(r"(access_token|corpsecret)=[^&\s\"']+")
 
 
@@ -216,7 +226,21 @@ def _raise_for(data: dict[str, Any], what: str) -> None:
     errmsg = str(data.get("errmsg", ""))[:200]
     if code in TRANSIENT_ERRORS:
         raise TransientDeliveryError(f"wecom {what}: errcode {code}: {errmsg}")
+    if code in SETUP_ERRORS:
+        _report_setup_error(code, what, errmsg)
     raise PlatformError("wecom", code, f"{what}: {errmsg}")
+
+
+def _report_setup_error(code: int, what: str, errmsg: str) -> None:
+    errmsg = _SECRET_IN_URL.sub(r"\1=***", errmsg)
+    if code in _setup_errors_reported:
+        log.debug("wecom %s: errcode %s again (%s)", what, code, errmsg)
+        return
+    _setup_errors_reported.add(code)
+    log.error(
+        "wecom errcode %s on %s: %s; these calls fail until it is fixed. WeCom said: %s",
+        code, what, SETUP_ERRORS[code], errmsg,
+    )
 
 
 def _sent(data: dict[str, Any]) -> SentMessage:

@@ -5,6 +5,11 @@ markdown (a ``text_notice`` would cut the body at 112 characters and needs a lin
 a keyed card went is kept in ``CardInstance`` with its newest ``response_code``; an update
 spends that code on ``update_template_card``.
 
+A new message to a member counts against WeCom's per-member limit (30 a minute), which
+WeCom enforces by dropping the excess silently; past it the message goes back to the
+outbox (:class:`~bot.messenger.TransientDeliveryError`) to be sent later. Card updates are
+not new messages and are not counted.
+
 Sources:
     https://developer.work.weixin.qq.com/document/path/90236 (发送应用消息)
     https://developer.work.weixin.qq.com/document/path/94888 (更新模版卡片消息)
@@ -13,14 +18,16 @@ Sources:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.ids import make_task_id
+from bot.adapters.wecom.limits import MemberRateLimiter
 from bot.errors import PlatformError
 from bot.events import Platform
-from bot.messenger import OutboundMessage
+from bot.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
@@ -60,6 +67,7 @@ class WeComMessenger:
         agent_id: The app's agentid (must be the client's).
         clock: Current UTC time, to skip response codes older than 72 h.
         card_url: Where tapping a card leads (optional).
+        limiter: Per-member send limits (default: WeCom's, on ``clock``).
     """
 
     def __init__(
@@ -70,6 +78,7 @@ class WeComMessenger:
         *,
         clock: Callable[[], datetime] | None = None,
         card_url: str | None = None,
+        limiter: MemberRateLimiter | None = None,
     ) -> None:
         if agent_id != client.config.agent_id:
             raise ValueError("agent_id differs from the client's app")
@@ -78,6 +87,7 @@ class WeComMessenger:
         self.agent_id = agent_id
         self.clock = clock or (lambda: datetime.now(UTC))
         self.card_url = card_url
+        self.limiter = limiter or MemberRateLimiter(clock=lambda: self.clock().timestamp())
 
     async def deliver(self, message: OutboundMessage) -> None:
         """Send or update one card; raises TransientDeliveryError to be retried later.
@@ -124,6 +134,12 @@ class WeComMessenger:
 
     async def _send(self, message: OutboundMessage) -> None:
         card, target = message.card, message.target
+        wait = self.limiter.try_acquire(target)
+        if wait is not None:
+            # Sent now, WeCom would answer ok and drop it; the outbox tries again later.
+            raise TransientDeliveryError(
+                f"per-member limit: retry in {math.ceil(wait)}s", retry_after=wait
+            )
         if card.buttons:
             task_id = make_task_id(card.key, target, message.idempotency_key)
             sent = await self.client.send_template_card(
@@ -142,8 +158,13 @@ class WeComMessenger:
         try:
             async with session_scope(self.session_factory) as session:
                 await save_card_instance(
-                    session=session, card_key=key, platform=PLATFORM, recipient=target,
-                    platform_ref=task_id, response_code=code, now=self.clock(),
+                    session=session,
+                    card_key=key,
+                    platform=PLATFORM,
+                    recipient=target,
+                    platform_ref=task_id,
+                    response_code=code,
+                    now=self.clock(),
                 )
         except Exception:
             log.exception("sent card %s to %s but could not record it", key, target)
@@ -152,7 +173,10 @@ class WeComMessenger:
         try:
             async with session_scope(self.session_factory) as session:
                 await clear_response_code(
-                    session=session, card_key=key, platform=PLATFORM, recipient=target,
+                    session=session,
+                    card_key=key,
+                    platform=PLATFORM,
+                    recipient=target,
                     response_code=code,
                 )
         except Exception:
