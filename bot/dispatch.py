@@ -17,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from bot.context import Context, Outgoing, Settings
 from bot.errors import UserFacingError
 from bot.events import Event, EventKind
+from bot.inbox_writer import InboxWriter
 from bot.log import dispatch_log
 from bot.outgoing import enqueue_outgoing
 from bot.routing import Handler, Router, RouteTable
 from cards.render import render_card
 from handlers.referral_form import normalize_text, split_command
-from storage.db import SessionFactory, session_scope
+from storage.db import SessionFactory
 from storage.repo.conversations import get_pending_input
 from storage.repo.inbox import list_unprocessed_events, lock_event, record_event
 from storage.repo.people import get_person_by_platform_id
@@ -58,6 +59,7 @@ class Dispatcher:
         # Event kinds that are neither text nor card taps (CONTACT_ADDED) go to one handler.
         self.kind_handlers = dict(kind_handlers or {})
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._inbox = InboxWriter(session_factory, self.clock)
 
     async def feed(self, event: Event) -> DispatchResult:
         """Handle one event exactly once; returns what was queued."""
@@ -78,14 +80,7 @@ class Dispatcher:
 
     async def accept(self, event: Event) -> bool:
         """Persist an event before the platform is acked; False for a retry already stored."""
-        async with session_scope(self.session_factory) as session:
-            return await record_event(
-                session=session,
-                platform=event.platform,
-                event_id=event.event_id,
-                payload=event.to_dict(),
-                now=self.clock(),
-            )
+        return await self._inbox.store(event)
 
     async def redeliver(self, older_than: timedelta = timedelta(seconds=60)) -> int:
         """Handle events that were acked but never handled (the process died in between)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,3 +47,36 @@ async def list_unprocessed_events(
         .limit(limit)
     )
     return list(result.all())
+
+
+async def record_events(
+    *, session: AsyncSession, events: list[tuple[str, str, dict[str, Any]]], now: datetime
+) -> set[tuple[str, str]]:
+    """Store many (platform, event_id, payload) at once; returns the keys that were new.
+
+    One statement whatever the batch size: a key already stored (a retry) is skipped by the
+    database, and only inserted rows come back.
+    """
+    if not events:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Inbox)
+        .values(
+            [
+                {
+                    "platform": p,
+                    "event_id": e,
+                    "payload": payload,
+                    "received_at": now,
+                    "outcome": "",
+                }
+                for p, e, payload in events
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(Inbox.platform, Inbox.event_id)
+    )
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return {(row[0], row[1]) for row in result.all()}
