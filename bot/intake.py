@@ -21,8 +21,10 @@ class EventIntake:
         *,
         after_handling: Callable[[], Awaitable[object]] | None = None,
         max_concurrent: int = 16,
+        max_waiting: int = 1000,
     ) -> None:
         self.dispatcher = dispatcher
+        self.max_waiting = max_waiting
         self.after_handling = after_handling
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -34,6 +36,15 @@ class EventIntake:
         """
         if not await self.dispatcher.accept(event):
             return False
+        if len(self._tasks) >= self.max_waiting:
+            # Memory stays bounded under a burst: the event is stored, and the clock's
+            # redelivery handles it once the backlog has drained.
+            log.warning(
+                "handling backlog full (%d); event %s left for redelivery",
+                len(self._tasks),
+                event.event_id,
+            )
+            return True
         task = asyncio.create_task(self._handle(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

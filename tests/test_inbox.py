@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.events import Conversation, Event, EventKind, Platform
+from bot.intake import EventIntake
 from bot.local_chat import LocalChat
 from storage.db import SessionFactory
 from storage.models import Inbox
@@ -47,3 +50,21 @@ async def test_an_acked_event_lost_in_a_crash_is_handled_by_the_next_beat(
 def test_event_round_trips_through_its_stored_form() -> None:
     event = refer("cb-3")
     assert Event.from_dict(event.to_dict()) == event
+
+
+async def test_a_burst_beyond_the_backlog_is_stored_and_handled_later(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock
+) -> None:
+    intake = EventIntake(chat.dispatcher, max_waiting=2)
+    events = [
+        Event(platform=Platform.SHELL, event_id=f"burst-{n}", kind=EventKind.MESSAGE,
+              actor_id="E020", conversation=Conversation(id="E020"), text="帮助")
+        for n in range(5)
+    ]
+    assert all(await asyncio.gather(*(intake.take(e) for e in events)))  # arriving at once
+    assert len(intake._tasks) == 2
+    await intake.drain()
+    rows = await db.all_rows(demo, Inbox)
+    assert len(rows) == 5 and sum(r.processed_at is not None for r in rows) == 2
+    clock.advance(seconds=61)
+    assert await chat.dispatcher.redeliver() == 3
