@@ -28,6 +28,7 @@ class EventIntake:
         self.after_handling = after_handling
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._overflow = 0  # events left for redelivery in the current burst
 
     async def take(self, event: Event) -> bool:
         """Store ``event`` (raises if the database is unreachable: do not ack then).
@@ -38,13 +39,21 @@ class EventIntake:
             return False
         if len(self._tasks) >= self.max_waiting:
             # Memory stays bounded under a burst: the event is stored, and the clock's
-            # redelivery handles it once the backlog has drained.
-            log.warning(
+            # redelivery handles it once the backlog has drained. One warning per burst.
+            self._overflow += 1
+            level = logging.WARNING if self._overflow == 1 else logging.DEBUG
+            log.log(
+                level,
                 "handling backlog full (%d); event %s left for redelivery",
                 len(self._tasks),
                 event.event_id,
             )
             return True
+        if self._overflow:
+            log.warning(
+                "handling backlog drained; %d events were left for redelivery", self._overflow
+            )
+            self._overflow = 0
         task = asyncio.create_task(self._handle(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
