@@ -10,7 +10,7 @@ Sources:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,18 +27,13 @@ class MessageTask:
 
 
 class ExternalContactApi:
-    """External-contact endpoints on top of an authenticated ``call``."""
+    """External-contact endpoints on top of an authenticated ``call``.
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
-        accept: frozenset[int] = frozenset(),
-    ) -> dict[str, Any]:
-        raise NotImplementedError
+    A mixin: ``WeComClient`` provides ``call`` (token, errcode mapping); this class only
+    declares its type.
+    """
+
+    call: Callable[..., Awaitable[dict[str, Any]]]
 
     async def add_msg_template(
         self,
