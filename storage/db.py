@@ -18,7 +18,13 @@ SessionFactory = async_sessionmaker[AsyncSession]
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine; SQLite gets foreign keys on and a busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # One pooled connection: SQLite writes one transaction at a time anyway, and queueing
+        # for the pool is first-come first-served, where SQLite's own busy handler polls with
+        # sleeps of up to 100 ms (a stored callback waited behind handling for that long).
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30},
+            pool_size=1, max_overflow=0, pool_timeout=60,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
