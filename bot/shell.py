@@ -7,38 +7,11 @@ from collections.abc import Awaitable, Callable
 from bot.local_chat import LocalChat
 from bot.messenger import OutboundMessage
 from cards.models import Card
+from cards.render import render_text
 from cards.render_text import text_card
 from storage.models import Person
 
 Write = Callable[[str], None]
-
-# The shell's own chrome (not bot answers, which come from card templates).
-CHROME = {
-    "zh": {
-        "banner": "HR助手 终端聊天。你现在是 {name}（{org}）。/help 查看命令。",
-        "help": "直接输入消息与 HR助手 对话，例如：推荐 店长 张三 13800138000 曾将社区商场月客流"
-        "提升30%\n/tap N 点最近卡片的第 N 个按钮；/tap 卡片号.N 点指定卡片\n/as 姓名 切换身份"
-        "\n/who 通讯录\n/inbox 我的全部卡片\n/group 群名 消息  在群里@HR助手\n/quit 退出",
-        "now": "你现在是 {name}（{org}）。",
-        "unknown_person": "通讯录里没有 {name}。/who 查看所有人。",
-        "no_button": "没有可点的按钮。/inbox 查看卡片编号。",
-        "elsewhere": "  → 已发给 {name}：{title}（/as {name} 查看）",
-        "bad_command": "不认识的命令 {cmd}。/help 查看命令。",
-    },
-    "en": {
-        "banner": "hrbot terminal chat. You are {name} ({org}). /help for commands.",
-        "help": "Type a message to talk to the bot, e.g. refer 店长 张三 13800138000 grew traffic"
-        " 30%\n/tap N taps button N of the latest card; /tap CARD.N a given card\n/as NAME"
-        " switch person\n/who directory\n/inbox all my cards\n/group NAME text  say it"
-        " in a group\n/quit exit",
-        "now": "You are now {name} ({org}).",
-        "unknown_person": "{name} is not in the directory. /who lists everyone.",
-        "no_button": "No button to tap. /inbox shows card numbers.",
-        "elsewhere": "  → sent to {name}: {title} (/as {name} to see it)",
-        "bad_command": "Unknown command {cmd}. /help lists commands.",
-    },
-}
-
 
 class Shell:
     def __init__(
@@ -48,7 +21,13 @@ class Shell:
         self.people = people
         self.me = me
         self.write = write
-        self.text = CHROME.get(locale, CHROME["zh"])
+        self.locale = locale
+
+    def say(self, which: str, **context: str) -> None:
+        """Write one of the shell's own lines (its text lives in cards/templates)."""
+        text = render_text(name="shell", context={"which": which, **context}, locale=self.locale)
+        # Lines about other people's chats are indented under the card that caused them.
+        self.write(("  " if which == "elsewhere" else "") + text)
 
     def find(self, name: str) -> Person | None:
         for person in self.people:
@@ -57,7 +36,7 @@ class Shell:
         return None
 
     def banner(self) -> None:
-        self.write(self.text["banner"].format(name=self.me.name, org=self.me.org_path))
+        self.say("banner", name=self.me.name, org=self.me.org_path)
 
     async def handle(self, line: str) -> bool:
         """Handle one typed line; False when the user wants to leave."""
@@ -80,7 +59,7 @@ class Shell:
         }
         action = actions.get(command)
         if action is None:
-            self.write(self.text["bad_command"].format(cmd=command))
+            self.say("bad_command", cmd=command)
             return True
         return await action(rest.strip())
 
@@ -88,16 +67,16 @@ class Shell:
         return False
 
     async def _help(self, _: str) -> bool:
-        self.write(self.text["help"])
+        self.say("help")
         return True
 
     async def _as(self, name: str) -> bool:
         person = self.find(name)
         if person is None:
-            self.write(self.text["unknown_person"].format(name=name))
+            self.say("unknown_person", name=name)
             return True
         self.me = person
-        self.write(self.text["now"].format(name=person.name, org=person.org_path))
+        self.say("now", name=person.name, org=person.org_path)
         return True
 
     async def _who(self, _: str) -> bool:
@@ -121,7 +100,7 @@ class Shell:
         elif not card_no:
             card = next((c for c in reversed(cards) if c.buttons), None)
         if card is None or not button_no.isdigit() or not 0 < int(button_no) <= len(card.buttons):
-            self.write(self.text["no_button"])
+            self.say("no_button")
             return True
         button = card.buttons[int(button_no) - 1]
         self._show(await self.chat.tap(self.me.employee_no, card, button))
@@ -142,4 +121,4 @@ class Shell:
                 self.write(text_card(message.card))
             else:
                 name = names.get(message.target, message.target)
-                self.write(self.text["elsewhere"].format(name=name, title=message.card.title))
+                self.say("elsewhere", name=name, title=message.card.title)
