@@ -55,7 +55,7 @@ async def remind_assignee(job: JobContext, item: DueItem) -> None:
         name,
         key=f"{card_key(referral, name)}-r{round(fraction * 100)}",
         not_before=_delivery(job),
-        r=await referral_view(job, referral),  # type: ignore[arg-type]
+        r=await referral_view(job, referral),
         reminder={"overdue": overdue, "due_at": referral.stage_due_at},
     )
 
@@ -82,7 +82,7 @@ async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
         "escalation",
         key=f"{card_key(referral, 'escalation')}-{lead.id}",
         not_before=_delivery(job),
-        r=await referral_view(job, referral),  # type: ignore[arg-type]
+        r=await referral_view(job, referral),
         assignee=assignee.name,
         overdue_minutes=int(overdue.total_seconds() // 60),
     )
@@ -114,7 +114,7 @@ async def send_daily_digest(job: JobContext, item: DueItem) -> None:
         tasks = await list_assigned_referrals(session=job.session, assignee_id=person.id or 0)
         if not tasks:
             continue
-        views = [await referral_view(job, r) for r in tasks]  # type: ignore[arg-type]
+        views = [await referral_view(job, r) for r in tasks]
         job.notify(
             person,
             "daily_digest",

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from bot.context import Context
+from bot.context import Context, JobContext
 from handlers.qualification import CandidateFacts, WorkEntry, check_requirements
 from storage.models import Candidate, Person, Position, Referral, ReferralEvent
 from storage.repo.referrals import list_referral_events, stage_timestamps
@@ -54,7 +54,7 @@ def _entry_text(raw: dict[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-async def referral_view(ctx: Context, referral: Referral) -> dict[str, Any]:
+async def referral_view(ctx: Context | JobContext, referral: Referral) -> dict[str, Any]:
     session = ctx.session
     candidate = await session.get(Candidate, referral.candidate_id)
     position = await session.get(Position, referral.position_id)
