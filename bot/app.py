@@ -26,6 +26,12 @@ def settings_from_config(config: Config) -> Settings:
         quiet_end=config.quiet_hours.end,
         quiet_weekends=config.quiet_hours.weekends,
         platforms=tuple(config.platforms()) or ("dingtalk", "wecom"),
+        task_platforms=("dingtalk",) if config.dingtalk and config.dingtalk.todo_url else (),
+        api_quotas=(
+            {"dingtalk": config.dingtalk.monthly_quota}
+            if config.dingtalk and config.dingtalk.monthly_quota
+            else {}
+        ),
     )
 
 

@@ -29,8 +29,14 @@ from bot.outbox import OutboxWorker
 from bot.runtime import Runtime
 from bot.serve import run_until_signalled
 from bot.server import build_app, start_server
-from handlers import KIND_HANDLERS, ROUTERS, answer_pending, not_understood
-from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
+from handlers import (
+    DUE_HANDLERS,
+    KIND_HANDLERS,
+    RECURRING,
+    ROUTERS,
+    answer_pending,
+    not_understood,
+)
 from storage.migrate import upgrade_database
 
 log = logging.getLogger("hrbot.serve")
@@ -101,7 +107,7 @@ async def serve(config: Config) -> int:
             lease=lease,
         ),
         outbox=outbox,
-        recurring=(ensure_daily_digest,),
+        recurring=RECURRING,
         redeliver=dispatcher.redeliver,
         sweep_seconds=config.scheduler.sweep_seconds,
     )

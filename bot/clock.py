@@ -110,6 +110,7 @@ class DueRunner:
                 key_prefix=f"due:{item_id}",
                 platforms=self.settings.platforms,
                 now=now,
+                task_platforms=self.settings.task_platforms,
             )
             await session.commit()
         return 1

@@ -65,6 +65,8 @@ class DingTalkConfig:
     oapi_base: str = field(default="https://oapi.dingtalk.com", metadata=_m(cp.http_url))
     enabled: bool = field(default=True, metadata=_m(cp.boolean))
     http_callback_path: str = field(default="/dingtalk/callback", metadata=_m(cp.url_path))
+    todo_url: str = field(default="", metadata=_m(cp.optional_link))
+    monthly_quota: int = field(default=5000, metadata=_m(cp.integer(low=0)))
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,14 @@ def http_url(value: Any) -> str:
     return result.rstrip("/")
 
 
+def optional_link(value: Any) -> str:
+    """Accept "" or a link a DingTalk client can open (http(s):// or dingtalk://)."""
+    result = text(value)
+    if result and not result.startswith(("http://", "https://", "dingtalk://")):
+        raise BadValue(f"must be empty or start with https:// or dingtalk:// (got {show(value)})")
+    return result
+
+
 def url_path(value: Any) -> str:
     """Accept an absolute URL path such as "/wecom/callback"."""
     result = text(value)

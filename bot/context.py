@@ -38,6 +38,11 @@ class Settings:
     quiet_end: time = time(8, 30)
     quiet_weekends: bool = True
     digest_at: time = time(9, 0)
+    # Platforms that keep a to-do list (待办) for each person, in preference order; a step
+    # that waits on someone opens a to-do there and closes it when the step is done.
+    task_platforms: tuple[str, ...] = ()
+    # Monthly API call quota per platform (only platforms that have one).
+    api_quotas: dict[str, int] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -56,6 +61,8 @@ class Outgoing:
     to_person: Person | None = None  # None: reply into the event's conversation
     update: bool = False  # True: replace the card ``card.key`` already shown to the recipient
     not_before: datetime | None = None  # held back until then (quiet hours)
+    # "open" / "done": a to-do in the person's platform to-do list, ``card.key`` its id.
+    task: str | None = None
 
 
 @dataclass
@@ -80,6 +87,15 @@ class Context:
     def notify(self, person: Person, name: str, key: str | None = None, **context: Any) -> None:
         """Send a card to a person directly (their 1:1 chat with the bot)."""
         self.outgoing.append(Outgoing(card=self.card(name, key=key, **context), to_person=person))
+
+    def open_task(self, person: Person, name: str, key: str, **context: Any) -> None:
+        """Put a to-do in ``person``'s platform to-do list (where the platform has one)."""
+        card = self.card(name, key=key, **context)
+        self.outgoing.append(Outgoing(card=card, to_person=person, task="open"))
+
+    def close_task(self, person: Person, key: str) -> None:
+        """Mark the to-do ``key`` opened for ``person`` as done."""
+        self.outgoing.append(Outgoing(card=Card(title="", key=key), to_person=person, task="done"))
 
     def update_card(self, key: str, name: str, **context: Any) -> None:
         """Replace the card the actor tapped, in place."""

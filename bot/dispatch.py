@@ -146,6 +146,7 @@ class Dispatcher:
                 now=now,
                 conversation=event.conversation,
                 reply_handle=event.reply_handle,
+                task_platforms=self.settings.task_platforms,
             )
             row.processed_at = now
             row.outcome = route[:200]

@@ -20,8 +20,14 @@ from bot.messenger import OutboundMessage, RecordingMessenger
 from bot.outbox import OutboxWorker
 from bot.runtime import Runtime
 from cards.models import Button, Card
-from handlers import KIND_HANDLERS, ROUTERS, answer_pending, not_understood
-from handlers.reminders import DUE_HANDLERS, ensure_daily_digest
+from handlers import (
+    DUE_HANDLERS,
+    KIND_HANDLERS,
+    RECURRING,
+    ROUTERS,
+    answer_pending,
+    not_understood,
+)
 from storage.db import SessionFactory
 
 
@@ -58,7 +64,7 @@ class LocalChat:
                 owner="local",
             ),
             outbox=self.worker,
-            recurring=(ensure_daily_digest,),
+            recurring=RECURRING,
             redeliver=self.dispatcher.redeliver,
         )
         # Unique across runs: the inbox remembers event ids, and a restarted shell on the

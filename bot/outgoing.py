@@ -15,7 +15,7 @@ from bot.log import dispatch_log, mask_mobiles
 from cards.models import Card
 from storage.models import Person
 from storage.repo.outbox import enqueue_message
-from storage.repo.people import platform_address
+from storage.repo.people import platform_address, task_address
 
 
 async def enqueue_outgoing(
@@ -27,6 +27,7 @@ async def enqueue_outgoing(
     now: datetime,
     conversation: Conversation | None = None,
     reply_handle: dict[str, Any] | None = None,
+    task_platforms: Sequence[str] = (),
 ) -> tuple[int, ...]:
     """Queue every answer; ``key_prefix`` + index makes a retried event or job a no-op.
 
@@ -38,10 +39,17 @@ async def enqueue_outgoing(
         now: Queue time; a card's ``not_before`` may hold it back further.
         conversation: Where replies without a person go (None for jobs).
         reply_handle: Platform data needed to answer in that conversation.
+        task_platforms: Platforms with a to-do list; to-dos for people on none are dropped
+            (the task card itself still reaches them).
     """
     ids: list[int] = []
     for index, out in enumerate(outgoing):
-        target = _target_of(out, platforms, conversation)
+        if out.task is not None:
+            target = _task_target_of(out, task_platforms)
+            if target is None:
+                continue
+        else:
+            target = _target_of(out, platforms, conversation)
         if target is None:
             dispatch_log.warning("no address for person=%s", out.to_person and out.to_person.id)
             continue
@@ -54,13 +62,31 @@ async def enqueue_outgoing(
             target_kind=kind,
             target=address,
             group=group,
-            kind="card_update" if out.update else "card",
+            kind=_kind_of(out),
             payload={"card": card.to_dict(), "reply_handle": reply_handle or {}},
             now=max(now, out.not_before) if out.not_before else now,
         )
         assert row.id is not None
         ids.append(row.id)
     return tuple(ids)
+
+
+def _kind_of(out: Outgoing) -> str:
+    if out.task is not None:
+        return f"task_{out.task}"
+    return "card_update" if out.update else "card"
+
+
+def _task_target_of(
+    out: Outgoing, task_platforms: Sequence[str]
+) -> tuple[str, str, str, bool] | None:
+    if out.to_person is None:
+        return None
+    for platform in task_platforms:
+        address = task_address(out.to_person, platform)
+        if address:
+            return platform, "task_owner", address, False
+    return None
 
 
 def _target_of(

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Context
 from handlers.views import card_key, referral_view
 from handlers.workflow import Moved
-from storage.models import Person, Referral, ReferralState
+from storage.models import Person, Referral, ReferralEvent, ReferralState
 from storage.repo.referrals import list_referral_events
 
 S = ReferralState
@@ -21,6 +21,57 @@ TASK_CARDS = {
     S.INTERVIEWING: "interview_task",
     S.OFFER: "offer_task",
 }
+
+
+# Steps that also put a to-do in the assignee's platform to-do list (DingTalk 待办).
+TODO_STATES = frozenset({S.HR_REVIEW, S.LEADER_APPROVAL})
+
+
+def _todo_key(referral: Referral, entered: ReferralEvent) -> str:
+    """One to-do per entry into a step: a second review round is a new to-do."""
+    return f"todo-{referral.id}-{entered.id}"
+
+
+async def _entry_into(
+    session: AsyncSession, referral: Referral, state: ReferralState, before: int | None = None
+) -> ReferralEvent | None:
+    """The newest audit event that moved ``referral`` into ``state`` (ids below ``before``)."""
+    events = await list_referral_events(session=session, referral_id=referral.id or 0)
+    entries = [
+        e
+        for e in events
+        if e.to_state == state
+        and e.from_state != state
+        and (before is None or (e.id or 0) < before)
+    ]
+    return entries[-1] if entries else None
+
+
+async def _open_todo(ctx: Context, referral: Referral, assignee: Person, view: dict) -> None:
+    if referral.state not in TODO_STATES:
+        return
+    entered = await _entry_into(ctx.session, referral, referral.state)
+    if entered is None:
+        return
+    ctx.open_task(
+        assignee, "task_todo", key=_todo_key(referral, entered),
+        r=view, stage=referral.state.value,
+    )
+
+
+async def _close_todo(ctx: Context, moved: Moved) -> None:
+    """The step the referral left no longer waits on its assignee: complete their to-do."""
+    if moved.from_state not in TODO_STATES or moved.from_state == moved.referral.state:
+        return
+    entered = await _entry_into(
+        ctx.session, moved.referral, moved.from_state, before=moved.event.id
+    )
+    if entered is None:
+        return
+    owner_id = entered.data.get("assignee_id")
+    owner = await ctx.session.get(Person, owner_id) if isinstance(owner_id, int) else None
+    if owner is not None:
+        ctx.close_task(owner, _todo_key(moved.referral, entered))
 
 
 async def awaiting_feedback(session: AsyncSession, referral: Referral) -> bool:
@@ -45,6 +96,7 @@ async def send_task_card(ctx: Context, referral: Referral, assignee: Person) -> 
         return
     view = await referral_view(ctx, referral)
     ctx.notify(assignee, name, key=card_key(referral, name), r=view)
+    await _open_todo(ctx, referral, assignee, view)
 
 
 async def announce(ctx: Context, moved: Moved) -> None:
@@ -63,6 +115,7 @@ async def announce(ctx: Context, moved: Moved) -> None:
         ctx.update_card(tapped, "action_done", r=view, outcome=outcome)
     else:
         ctx.reply("action_done", r=view, outcome=outcome)
+    await _close_todo(ctx, moved)
     if moved.assignee is not None:
         await send_task_card(ctx, referral, moved.assignee)
     referrer = await ctx.session.get(Person, referral.referrer_id)

@@ -271,3 +271,16 @@ class CardInstance(SQLModel, table=True):
     platform_ref: str = ""  # DingTalk outTrackId / WeCom task_id
     response_code: str = ""  # WeCom: newest single-use code for update_template_card
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiUsage(SQLModel, table=True):
+    """Metered platform API calls per calendar month, for plans with a monthly quota."""
+
+    __tablename__ = "api_usage"
+    __table_args__ = (UniqueConstraint("platform", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    period: str  # "2026-11", the month in the platform's own time zone
+    calls: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

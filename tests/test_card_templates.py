@@ -360,6 +360,17 @@ CASES: list[Case] = [
     ("todos-unnamed_draft", "todos",
      lambda lc: {"tasks": [], "draft": {"position": DATA[lc]["position"]}, "pending": None}),
     ("unknown_action", "unknown_action", lambda lc: {}),
+    ("forbidden-usage", "forbidden", lambda lc: {"action": "usage"}),
+    *[(f"task_todo-{stage}", "task_todo", lambda lc, stage=stage: {"r": referral(lc),
+                                                                   "stage": stage})
+      for stage in ("hr_review", "leader_approval")],
+    ("api_usage", "api_usage", lambda lc: {"rows": [
+        {"platform": "dingtalk", "period": "2026-11", "calls": 4100, "quota": 5000,
+         "percent": 82}]}),
+    ("api_usage-none", "api_usage", lambda lc: {"rows": []}),
+    *[(f"api_usage_alert-{t}", "api_usage_alert", lambda lc, t=t: {"threshold": t, "u": {
+        "platform": "dingtalk", "period": "2026-11", "calls": 50 * t, "quota": 5000,
+        "percent": t}}) for t in (80, 100)],
     # Task cards re-sent as SLA reminders (handlers.reminders.remind_assignee).
     *[(f"{name}-reminder{'-overdue' if overdue else ''}", name,
        lambda lc, overdue=overdue: {"r": referral(lc),
@@ -476,7 +487,7 @@ def test_english_locale_uses_its_own_template(case: Case) -> None:
     [
         ("review_task", {}, "r"),
         ("progress_notice", {"r": referral("en")}, "outcome"),
-        ("forbidden", {"action": "review.pass"}, "referral_id"),
+        ("forbidden", {"referral_id": 12}, "action"),
         ("input_prompt", {"r": referral("en"), "action": "review.reject"}, "requires"),
     ],
 )

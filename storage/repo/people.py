@@ -29,6 +29,16 @@ def platform_address(person: Person, platform: str) -> str | None:
     return getattr(person, column) if column else None
 
 
+# A to-do list is addressed by another id than messages: DingTalk to-dos take the unionId.
+_TASK_COLUMNS = {"dingtalk": "dingtalk_union_id"}
+
+
+def task_address(person: Person, platform: str) -> str | None:
+    """The id ``platform``'s to-do API knows ``person`` by (None: none on record)."""
+    column = _TASK_COLUMNS.get(platform)
+    return getattr(person, column) if column else None
+
+
 async def get_person(*, session: AsyncSession, person_id: int | None) -> Person | None:
     return None if person_id is None else await session.get(Person, person_id)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +45,8 @@ MAX_BATCH_USERS = 20
 CARD_ALREADY_EXISTS = "param.cardAlreadyExist"
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 TODO_API = "/v1.0/todo/users/{unionId}/tasks"  # one API whatever the user in the path
+TODO_SOURCE_API = "/v1.0/todo/users/{unionId}/tasks/sources/{sourceId}"
+TODO_UPDATE_API = "/v1.0/todo/users/{unionId}/tasks/{taskId}"
 
 
 class DingTalkClient:
@@ -57,8 +59,11 @@ class DingTalkClient:
         clock: Callable[[], datetime],
         *,
         limiter: RateLimiter | None = None,
+        meter: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
+        # Told of every OpenAPI request that reached DingTalk (monthly quota counting).
+        self.meter = meter
         self.http = http
         self.clock = clock
         # Per app: share one limiter between clients of the same app, if there are several.
@@ -104,11 +109,14 @@ class DingTalkClient:
         headers = {"x-acs-dingtalk-access-token": token} if token else {}
         target = url if url.startswith("http") else self._base + url
         try:
-            return await self.http.request(
+            response = await self.http.request(
                 method, target, json=body, headers=headers, params=params, timeout=10.0
             )
         except httpx.TransportError as exc:  # timeouts, refused connections, resets
             raise TransientDeliveryError(f"dingtalk {method} {url}: {type(exc).__name__}") from exc
+        if api is not None and self.meter is not None:
+            await self.meter(api)
+        return response
 
     async def call(
         self, method: str, path: str, body: Any = None, *,
@@ -275,3 +283,26 @@ class DingTalkClient:
         if not isinstance(task_id, str) or not task_id:
             raise PlatformError(PLATFORM, "bad_todo_answer", "no task id")
         return task_id
+
+    async def find_todo_by_source(self, union_id: str, source_id: str) -> str | None:
+        """The id of ``union_id``'s to-do created with ``source_id`` (None: there is none)."""
+        path = (
+            f"/v1.0/todo/users/{quote(union_id, safe='')}/tasks/sources/"
+            f"{quote(source_id, safe='')}"
+        )
+        try:
+            data = await self.call("GET", path, api=TODO_SOURCE_API)
+        except PlatformError as err:
+            code = str(err.errcode).lower()
+            if code == "404" or "notfound" in code or "notexist" in code:
+                return None
+            raise
+        task_id = data.get("id")
+        return task_id if isinstance(task_id, str) and task_id else None
+
+    async def complete_todo(self, union_id: str, task_id: str) -> None:
+        """Mark a to-do done (``PUT …/tasks/{taskId}`` with ``done: true``)."""
+        path = f"/v1.0/todo/users/{quote(union_id, safe='')}/tasks/{quote(task_id, safe='')}"
+        await self.call(
+            "PUT", path, {"done": True}, params={"operatorId": union_id}, api=TODO_UPDATE_API
+        )

@@ -19,6 +19,7 @@ from typing import Any
 from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
+from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.errors import PlatformError
 from bot.messenger import OutboundMessage
 from cards.models import Card
@@ -57,6 +58,7 @@ class DingTalkMessenger:
         *,
         plain_as_markdown: bool = False,
         callback_route_key: str | None = None,
+        todos: DingTalkTodos | None = None,
     ) -> None:
         """Configure where and how cards go.
 
@@ -67,12 +69,14 @@ class DingTalkMessenger:
             plain_as_markdown: Send cards without buttons and key as markdown messages.
             callback_route_key: HTTP mode: taps go to the URL registered under this key
                 (:meth:`DingTalkClient.register_card_callback`) instead of the Stream.
+            todos: Delivers to-do rows; without it they fail as not configured.
         """
         self.client = client
         self.card_template_id = card_template_id
         self.robot_code = robot_code
         self.plain_as_markdown = plain_as_markdown
         self.callback_route_key = callback_route_key
+        self.todos = todos
 
     def out_track_id(self, message: OutboundMessage) -> str:
         """The card instance id: from the card key and recipient, else the outbox key.
@@ -99,6 +103,11 @@ class DingTalkMessenger:
         if message.platform != PLATFORM:
             raise PlatformError(PLATFORM, "wrong_platform", f"got {message.platform!r}")
         card = message.card
+        if message.kind in TASK_KINDS:
+            if self.todos is None:
+                raise PlatformError(PLATFORM, "no_todos", "to-dos are not set up")
+            await self.todos.deliver(message)
+            return
         if message.kind == "card_update":
             if not card.key:
                 raise PlatformError(PLATFORM, "no_card_key", "a card update needs a card key")

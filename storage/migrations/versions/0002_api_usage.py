@@ -1,0 +1,37 @@
+"""api usage per month
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 15:10:00
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import storage.types
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_usage",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("period", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_usage")),
+        sa.UniqueConstraint("platform", "period", name=op.f("uq_api_usage_platform_period")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("api_usage")
