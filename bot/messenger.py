@@ -19,6 +19,7 @@ class OutboundMessage:
     kind: str  # card | card_update
     card: Card
     reply_handle: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0  # earlier failed attempts at this row
 
 
 class Messenger(Protocol):

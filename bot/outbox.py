@@ -62,6 +62,7 @@ class OutboxWorker:
                     kind=row.kind,
                     card=Card.from_dict(row.payload["card"]),
                     reply_handle=row.payload.get("reply_handle", {}),
+                    attempts=row.attempts,
                 )
                 sent += await self._send(message, row.attempts)
         return sent

@@ -19,9 +19,11 @@ class Refusing:
     def __init__(self, retry_after: float | None) -> None:
         self.retry_after = retry_after
         self.calls = 0
+        self.attempts_seen: list[int] = []
 
     async def deliver(self, message: OutboundMessage) -> None:
         self.calls += 1
+        self.attempts_seen.append(message.attempts)
         raise TransientDeliveryError("later", retry_after=self.retry_after)
 
 
@@ -44,6 +46,8 @@ async def test_throttled_sends_back_off_then_fail_for_good(
     row = (await db.all_rows(demo, Outbox))[0]
     assert messenger.calls == MAX_ATTEMPTS
     assert row.status == OutboxStatus.FAILED and row.attempts == MAX_ATTEMPTS
+    # Each try knows how many failed before it (DingTalk re-delivers a card on a retry).
+    assert messenger.attempts_seen == list(range(MAX_ATTEMPTS))
 
 
 async def test_a_self_imposed_wait_is_not_a_failed_attempt(

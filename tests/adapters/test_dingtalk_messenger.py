@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
 from bot.config import DingTalkConfig
 from bot.errors import PlatformError
 from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage
+from bot.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Button, Card
 from tests._support.clock import FakeClock
 
@@ -207,3 +208,44 @@ async def test_assemble_picks_the_transport(mode: str, clock: FakeClock) -> None
     assert (parts.stream is not None) == (mode == "stream")
     assert (parts.http_adapter is not None) == (mode == "http")
     assert parts.messenger.callback_route_key == ("hrbot" if mode == "http" else None)
+
+
+async def test_a_space_that_refused_the_card_gets_it_on_the_retry(api: Api) -> None:
+    messenger, router = api
+    create = router.post("/v1.0/card/instances/createAndDeliver")
+    create.respond(json={"success": True, "result": {"outTrackId": "x", "deliverResults": [
+        {"spaceType": "IM_ROBOT", "spaceId": "dt_li", "success": False,
+         "errorMsg": "robot not in chat"}]}})
+    deliver = router.post("/v1.0/card/instances/deliver").respond(
+        json={"success": True, "result": {"deliverResults": [{"success": True}]}})
+    with pytest.raises(TransientDeliveryError, match="robot not in chat"):
+        await messenger.deliver(message(TASK))
+    # The outbox retries; the instance exists now and is delivered to its space again.
+    create.respond(400, json={"code": "param.cardAlreadyExist", "message": "exists"})
+    await messenger.deliver(replace(message(TASK), attempts=1))
+    [again] = bodies(router, "POST", "/v1.0/card/instances/deliver")
+    first = created(router)[0]
+    assert again["outTrackId"] == first["outTrackId"]
+    assert again["openSpaceId"] == "dtv1.card//IM_ROBOT.dt_li"
+    assert again["imRobotOpenDeliverModel"] == first["imRobotOpenDeliverModel"]
+    assert "cardData" not in again
+    assert deliver.call_count == 1
+
+
+async def test_a_resend_after_a_crash_is_not_delivered_twice(api: Api) -> None:
+    messenger, router = api
+    router.post("/v1.0/card/instances/createAndDeliver").respond(
+        400, json={"code": "param.cardAlreadyExist", "message": "exists"})
+    deliver = router.post("/v1.0/card/instances/deliver").respond(json={"success": True})
+    await messenger.deliver(message(TASK))  # first attempt on record: the crash lost the mark
+    assert not deliver.called
+
+
+async def test_a_space_refusing_again_stays_retryable(api: Api) -> None:
+    messenger, router = api
+    router.post("/v1.0/card/instances/createAndDeliver").respond(
+        400, json={"code": "param.cardAlreadyExist", "message": "exists"})
+    router.post("/v1.0/card/instances/deliver").respond(json={"success": True, "result": {
+        "deliverResults": [{"spaceType": "IM_ROBOT", "success": False, "errorMsg": "busy"}]}})
+    with pytest.raises(TransientDeliveryError, match="busy"):
+        await messenger.deliver(replace(message(TASK), attempts=3))

@@ -49,6 +49,21 @@ TODO_SOURCE_API = "/v1.0/todo/users/{unionId}/tasks/sources/{sourceId}"
 TODO_UPDATE_API = "/v1.0/todo/users/{unionId}/tasks/{taskId}"
 
 
+class CardNotDelivered(PlatformError):
+    """The card instance exists but some space did not get it (per-space ``success: false``)."""
+
+
+def _check_delivered(data: Mapping[str, Any]) -> None:
+    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    failed = [
+        r for r in result.get("deliverResults") or []
+        if isinstance(r, dict) and r.get("success") is False
+    ]
+    if data.get("success") is False or failed:
+        reason = "; ".join(f"{r.get('spaceType')}: {r.get('errorMsg')}" for r in failed)
+        raise CardNotDelivered(PLATFORM, "deliver_failed", reason or "success=false")
+
+
 class DingTalkClient:
     """Async client for the DingTalk calls the bot makes; one instance per app."""
 
@@ -216,15 +231,24 @@ class DingTalkClient:
                 log.info("card %s already exists: treated as delivered", body.get("outTrackId"))
                 return {"alreadyExisted": True}
             raise
-        result = data.get("result") if isinstance(data.get("result"), dict) else {}
-        failed = [
-            r for r in result.get("deliverResults") or []
-            if isinstance(r, dict) and r.get("success") is False
-        ]
-        if data.get("success") is False or failed:
-            # Not retried: a retry would meet cardAlreadyExist and be taken for success.
-            reason = "; ".join(f"{r.get('spaceType')}: {r.get('errorMsg')}" for r in failed)
-            raise PlatformError(PLATFORM, "deliver_failed", reason or "success=false")
+        _check_delivered(data)
+        return data
+
+    async def deliver_card(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Deliver an existing card instance to its space again (``/card/instances/deliver``).
+
+        Takes the same body as :meth:`create_and_deliver`; only the instance id, the space
+        and the deliver models are sent.
+
+        Raises:
+            CardNotDelivered: The space refused it again.
+        """
+        keys = ("outTrackId", "openSpaceId", "userIdType",
+                "imRobotOpenDeliverModel", "imGroupOpenDeliverModel")
+        data = await self.call(
+            "POST", "/v1.0/card/instances/deliver", {k: body[k] for k in keys if k in body}
+        )
+        _check_delivered(data)
         return data
 
     async def update_card(self, body: Mapping[str, Any]) -> dict[str, Any]:

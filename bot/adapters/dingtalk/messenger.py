@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
-from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.errors import PlatformError
-from bot.messenger import OutboundMessage
+from bot.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from cards.render_dingtalk import Space, create_and_deliver_body, update_body
 
@@ -131,7 +131,15 @@ class DingTalkMessenger:
         )
         if self.callback_route_key:
             body.update(callbackType="HTTP", callbackRouteKey=self.callback_route_key)
-        await self.client.create_and_deliver(body)
+        try:
+            answer = await self.client.create_and_deliver(body)
+            # A retry of a row that failed before finds the instance made by that attempt:
+            # whether its space got it is unknown, so it is delivered again.
+            if answer.get("alreadyExisted") and message.attempts > 0:
+                await self.client.deliver_card(body)
+        except CardNotDelivered as err:
+            # The instance exists; the outbox's retry re-delivers it (above) with backoff.
+            raise TransientDeliveryError(f"dingtalk card not delivered: {err.errmsg}") from err
 
     async def _send_markdown(self, message: OutboundMessage) -> None:
         title, text = card_markdown(message.card)
