@@ -256,6 +256,8 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     error: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When HR was told this row failed for good (None: not yet, or it did not fail).
+    reported_at: datetime | None = _ts(nullable=True)
 
 
 class CardInstance(SQLModel, table=True):

@@ -368,6 +368,12 @@ CASES: list[Case] = [
         {"platform": "dingtalk", "period": "2026-11", "calls": 4100, "quota": 5000,
          "percent": 82}]}),
     ("api_usage-none", "api_usage", lambda lc: {"rows": []}),
+    ("delivery_failed", "delivery_failed", lambda lc: {"lines": [
+        {"platform": "wecom", "to": DATA[lc]["candidate2"], "target_kind": "person",
+         "title": DATA[lc]["position"],
+         "kind": "card", "error": "wecom error 60111: invalid userid"},
+        {"platform": "dingtalk", "to": "group", "target_kind": "conversation", "title": "",
+         "kind": "task_open", "error": ""}]}),
     *[(f"api_usage_alert-{t}", "api_usage_alert", lambda lc, t=t: {"threshold": t, "u": {
         "platform": "dingtalk", "period": "2026-11", "calls": 50 * t, "quota": 5000,
         "percent": t}}) for t in (80, 100)],

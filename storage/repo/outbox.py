@@ -117,3 +117,32 @@ async def list_messages(
     if status is not None:
         query = query.where(Outbox.status == status)
     return list((await session.exec(query)).all())
+
+
+async def first_unreported_failure(*, session: AsyncSession) -> int | None:
+    """Id of the oldest row that failed for good and HR has not been told of (None: none)."""
+    result = await session.exec(
+        select(Outbox.id)
+        .where(Outbox.status == OutboxStatus.FAILED, col(Outbox.reported_at).is_(None))
+        .order_by(col(Outbox.id))
+        .limit(1)
+    )
+    return result.first()
+
+
+async def take_unreported_failures(
+    *, session: AsyncSession, now: datetime, limit: int = 50
+) -> list[Outbox]:
+    """Rows that failed for good and were not reported yet, marked reported (same transaction)."""
+    result = await session.exec(
+        select(Outbox)
+        .where(Outbox.status == OutboxStatus.FAILED, col(Outbox.reported_at).is_(None))
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    rows = list(result.all())
+    for row in rows:
+        row.reported_at = now
+        session.add(row)
+    await session.flush()
+    return rows

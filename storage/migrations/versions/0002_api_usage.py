@@ -1,4 +1,4 @@
-"""api usage per month
+"""api usage per month; failed sends reported to HR
 
 Revision ID: 0002
 Revises: 0001
@@ -33,5 +33,11 @@ def upgrade() -> None:
     )
 
 
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("reported_at", storage.types.UTCDateTime(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("reported_at")
     op.drop_table("api_usage")
