@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -44,22 +45,42 @@ log = logging.getLogger("hrbot.serve")
 Stop = Callable[[], Awaitable[None]]
 
 
+@dataclass
+class RunningBot:
+    """A started bot: its clock's runtime, and how to stop everything else."""
+
+    runtime: Runtime
+    shut_down: Stop
+
+
 async def serve(config: Config) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     if not config.platforms():
         print(
             "hrbot serve: no platform configured: set up [dingtalk] or [wecom] (see "
-            "config.example.toml), or try the bot locally with `hrbot shell`",
+            "config.example.toml), or run `hrbot serve --sandbox`",
             file=sys.stderr,
         )
         return 2
+    bot = await start_bot(config)
+    await run_until_signalled(bot.runtime, on_stop=bot.shut_down)
+    return 0
+
+
+async def start_bot(
+    config: Config, *, clock: Callable[[], datetime] | None = None
+) -> RunningBot:
+    """Migrate, listen and stream; the caller starts the returned runtime (the clock).
+
+    Args:
+        config: Platforms, database and server settings.
+        clock: Current time (the sandbox's can be advanced); default the real one.
+    """
     await upgrade_database(config.database.url)
     database = open_database(config)
     factory = database.session_factory
     settings = settings_from_config(config)
-
-    def clock() -> datetime:
-        return datetime.now(UTC)
+    clock = clock or _real_clock
 
     lease = timedelta(seconds=config.scheduler.claim_seconds)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
@@ -127,5 +148,8 @@ async def serve(config: Config) -> int:
         config.server.host,
         config.server.port,
     )
-    await run_until_signalled(runtime, on_stop=shut_down)
-    return 0
+    return RunningBot(runtime=runtime, shut_down=shut_down)
+
+
+def _real_clock() -> datetime:
+    return datetime.now(UTC)

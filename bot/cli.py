@@ -31,7 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     shell = commands.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--as", dest="person", default="张经理", help="name or employee number")
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
-    commands.add_parser("serve", help="run the bot for the configured platforms until SIGTERM")
+    serve = commands.add_parser(
+        "serve",
+        help="run the bot until SIGTERM: on the configured platforms, else in the sandbox",
+    )
+    serve.add_argument(
+        "--sandbox", action="store_true",
+        help="local fake DingTalk and WeCom with a web chat page, even if platforms are set",
+    )
+    serve.add_argument(
+        "--sandbox-port", type=int, default=None, help="sandbox page port (default: port + 1)"
+    )
     return parser
 
 
@@ -50,6 +60,10 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     from storage.migrate import upgrade_database
 
     if args.command == "serve":
+        if args.sandbox or not config.platforms():
+            from bot.sandbox_serve import serve_sandbox
+
+            return await serve_sandbox(config, sandbox_port=args.sandbox_port)
         from bot.assembly import serve
 
         return await serve(config)
