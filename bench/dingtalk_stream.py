@@ -16,6 +16,10 @@ test and each scenario's peak RSS is its own. The gateway pushes ``--messages`` 
 frames (1:1 chats from the demo directory's people, each a unique ``msgId``) at ``--rate``
 per second, paced against a schedule, and times each ack from the moment its frame was sent.
 
+The adapter is ``DingTalkStream``, which runs ``StreamClient``: dingtalk-stream's
+``DingTalkStreamClient`` owning the websocket and routing each frame (``background_task`` →
+``route_message`` → a handler from ``bot.adapters.dingtalk.frames`` that stores, then acks).
+
 Scenarios, in the same run:
 
 * ``bare``: ``DingTalkStream`` with a sink that returns at once and stores nothing. What the
@@ -542,7 +546,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
                     samples.append({
                         "t": now - first_frame[0], "lag_ms": (now - expected) * 1000,
                         "intake_tasks": len(intake._tasks) if intake else 0,
-                        "in_flight": len(stream._in_flight), "rss_kb": rss_kb(),
+                        "in_flight": stream.in_flight, "rss_kb": rss_kb(),
                         "stored": stored, "handled": handled, "cpu_s": cpu_seconds(),
                     })
                 expected = max(expected + SAMPLE_EVERY, now)

@@ -1,21 +1,30 @@
-"""DingTalk Stream client against a local fake gateway (HTTP open-connection + websocket)."""
+"""DingTalk Stream: the SDK's client (``dingtalk_stream.DingTalkStreamClient``) against a local
+fake gateway (HTTP open-connection + websocket) on the test's event loop.
+
+The fake runs on the same loop on purpose: a blocking call in the client (the SDK's own
+``requests`` registration, say) would stall the gateway too, so every test here also shows
+that nothing blocks. ``requests`` itself is watched and must never be called.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dingtalk_stream
 import httpx
 import pytest
+import requests
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from bot.adapters.dingtalk.frames import local_ip
+from bot.adapters.dingtalk.ids import out_track_id
 from bot.adapters.dingtalk.stream import DingTalkStream, backoff_delay
 from bot.config import DingTalkConfig
 from bot.events import Event, EventKind
@@ -59,6 +68,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.opens: list[dict[str, Any]] = []
         self.fail_opens = 0
+        self.open_delay = 0.0  # seconds the registration answer takes
         self.conns: asyncio.Queue[Conn] = asyncio.Queue()
         app = web.Application()
         app.router.add_post("/v1.0/gateway/connections/open", self._open)
@@ -71,6 +81,7 @@ class FakeGateway:
 
     async def _open(self, request: web.Request) -> web.Response:
         self.opens.append(await request.json())
+        await asyncio.sleep(self.open_delay)
         if self.fail_opens:
             self.fail_opens -= 1
             return web.json_response({"code": "system.busy"}, status=500)
@@ -118,6 +129,20 @@ class Sink:
             self.active -= 1
 
 
+@pytest.fixture(autouse=True)
+def blocking_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every ``requests`` call (the SDK's blocking HTTP) is refused and recorded."""
+    calls: list[str] = []
+
+    def refuse(self: requests.Session, method: str, url: str, *_: Any, **__: Any) -> None:
+        calls.append(f"{method} {url}")
+        raise requests.ConnectionError("blocking HTTP call from the event loop")
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    yield calls
+    assert calls == [], "the SDK's blocking requests calls must not be used"
+
+
 @pytest.fixture
 async def gateway() -> AsyncIterator[FakeGateway]:
     gw = FakeGateway()
@@ -135,8 +160,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def make_stream(gw: FakeGateway, http: httpx.AsyncClient, sink: Any, **kw: Any) -> DingTalkStream:
     config = DingTalkConfig(app_key="cid", app_secret="csecret", robot_code="robot",
                             card_template_id="tpl", api_base=gw.base)
-    return DingTalkStream(config, sink, http=http, backoff_base=0.01, local_ip_address="192.0.2.2",
-                          rng=lambda: 0.0, ws_options={"proxy": None}, **kw)
+    options: dict[str, Any] = {"backoff_base": 0.01, **kw}
+    return DingTalkStream(config, sink, http=http, local_ip_address="192.0.2.2",
+                          rng=lambda: 0.0, ws_options={"proxy": None}, **options)
 
 
 def robot_frame(message_id: str, **data: Any) -> dict[str, Any]:
@@ -147,10 +173,10 @@ def robot_frame(message_id: str, **data: Any) -> dict[str, Any]:
     return frame
 
 
-def card_frame(message_id: str) -> dict[str, Any]:
+def card_frame(message_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     frame = robot_frame(message_id)
     frame["headers"]["topic"] = "/v1.0/card/instances/callback"
-    frame["data"] = json.dumps(CARD["http_or_stream_callback_body"])
+    frame["data"] = json.dumps(body or CARD["http_or_stream_callback_body"], ensure_ascii=False)
     return frame
 
 
@@ -171,10 +197,12 @@ def assert_ack_shape(ack: dict[str, Any], message_id: str, code: int = 200) -> A
 async def test_protocol_frames_and_acks(gateway: FakeGateway, http: httpx.AsyncClient) -> None:
     sink = Sink()
     stream = make_stream(gateway, http, sink)
+    assert isinstance(stream.client, dingtalk_stream.DingTalkStreamClient)
     stream.start()
     try:
         conn = await gateway.next_conn()
-        # The registration body is the SDK's, with our own user agent.
+        # The registration body is the SDK's (subscriptions from its handler registry), with
+        # our own user agent.
         body = gateway.opens[0]
         expected = OPEN["sdk_0_24_3_request_body_observed"]
         assert {k: body[k] for k in ("clientId", "clientSecret", "subscriptions", "localIp")} == {
@@ -185,7 +213,11 @@ async def test_protocol_frames_and_acks(gateway: FakeGateway, http: httpx.AsyncC
 
         await conn.push(FRAMES["system_ping"])
         ack = await conn.ack()
-        assert ack == FRAMES["system_ping_ack"]  # opaque data echoed byte for byte
+        expected_ack = FRAMES["system_ping_ack"]
+        assert {k: v for k, v in ack.items() if k != "data"} == {
+            k: v for k, v in expected_ack.items() if k != "data"
+        }
+        assert json.loads(ack["data"]) == json.loads(expected_ack["data"])  # opaque echoed
 
         await conn.push(FRAMES["bot_message_callback_frame"])
         ack = await conn.ack()
@@ -194,7 +226,7 @@ async def test_protocol_frames_and_acks(gateway: FakeGateway, http: httpx.AsyncC
 
         await conn.push(FRAMES["event_push_example"])
         data = assert_ack_shape(await conn.ack(), "213d841d_972_1898bb26334_70a7")
-        assert data["status"] == "SUCCESS"
+        assert data == json.loads(FRAMES["event_ack_example"]["data"])  # status SUCCESS
 
         started = time.perf_counter()
         await conn.push(card_frame("card-1"))
@@ -206,6 +238,52 @@ async def test_protocol_frames_and_acks(gateway: FakeGateway, http: httpx.AsyncC
         assert tap.action is not None and tap.action.action_id == "accept"
     finally:
         await stream.stop()
+
+
+async def test_registration_is_ours_and_the_sdks_blocking_calls_are_refused(
+    gateway: FakeGateway, http: httpx.AsyncClient
+) -> None:
+    global_api = dingtalk_stream.DingTalkStreamClient.OPEN_CONNECTION_API
+    stream = make_stream(gateway, http, Sink())
+    client = stream.client
+    # Per client, from [dingtalk] api_base; the SDK's process-wide class attribute is left be.
+    assert client.open_connection_api == gateway.base + "/v1.0/gateway/connections/open"
+    assert global_api == dingtalk_stream.DingTalkStreamClient.OPEN_CONNECTION_API
+    for blocking in (client.open_connection, client.get_access_token,
+                     lambda: client.upload_to_dingtalk(b"png")):
+        with pytest.raises(RuntimeError, match="blocking"):
+            blocking()
+    assert sorted(client.callback_handler_map) == [
+        "/v1.0/card/instances/callback", "/v1.0/im/bot/messages/get"
+    ]
+
+
+async def test_the_loop_keeps_running_while_registering(
+    gateway: FakeGateway, http: httpx.AsyncClient
+) -> None:
+    gateway.open_delay = 0.3
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    stream = make_stream(gateway, http, Sink())
+    stream.start()
+    try:
+        conn = await gateway.next_conn()
+        await conn.push(ping("up"))
+        assert_ack_shape(await conn.ack(), "up")
+    finally:
+        ticker.cancel()
+        await stream.stop()
+    # The gateway (same loop) took 0.3 s to answer; the loop never stalled meanwhile.
+    assert sum(gaps) >= 0.3 and max(gaps) < 0.1
 
 
 async def test_unusable_frames_get_error_acks(
@@ -223,6 +301,8 @@ async def test_unusable_frames_get_error_acks(
         other["headers"]["topic"] = "/v1.0/im/bot/messages/delegate"
         await conn.push(other)
         assert_ack_shape(await conn.ack(), "other-topic", code=404)
+        await conn.push(card_frame("no-user", {"type": "actionCallback", "content": "{}"}))
+        assert_ack_shape(await conn.ack(), "no-user", code=400)
         assert sink.events == []
     finally:
         await stream.stop()
@@ -238,6 +318,7 @@ async def test_event_not_stored_is_not_acked(
     try:
         conn = await gateway.next_conn()
         await conn.push(robot_frame("lost"))
+        await until(lambda: stream.in_flight == 0 and stream.frames == 1)
         await conn.push(ping("after"))
         # The next (and only) ack is the ping's: the unstored message got none.
         assert (await conn.ack())["headers"]["messageId"] == "after"
@@ -266,8 +347,29 @@ async def test_reconnects_after_close_and_after_disconnect(
         await third.push(robot_frame("after-rotation"))
         assert_ack_shape(await third.ack(), "after-rotation")
         assert stream.connections == 3 and len(gateway.opens) == 3
+        assert stream.client.websocket is not None  # the SDK's socket attribute: the newest
     finally:
         await stream.stop()
+
+
+async def test_disconnect_reconnects_at_once_other_ends_back_off(
+    gateway: FakeGateway, http: httpx.AsyncClient
+) -> None:
+    stream = make_stream(gateway, http, Sink(), backoff_base=30.0)
+    task = stream.start()
+    first = await gateway.next_conn()
+    await first.push(ping("up"))
+    await first.ack()
+    started = time.perf_counter()
+    await first.push(FRAMES["system_disconnect"])
+    second = await gateway.next_conn()
+    assert time.perf_counter() - started < 1.0  # not the 30 s backoff
+    await second.ws.close()  # an unannounced drop: back off (30 s here)
+    await asyncio.sleep(0.2)
+    assert gateway.conns.empty() and len(gateway.opens) == 2
+    started = time.perf_counter()
+    await stream.stop()  # ends the backoff wait at once
+    assert time.perf_counter() - started < 1.0 and task.done()
 
 
 async def test_open_failures_back_off_then_connect(
@@ -365,17 +467,62 @@ async def test_stop_while_backing_off(gateway: FakeGateway, http: httpx.AsyncCli
     assert len(gateway.opens) == tries
 
 
+async def test_stop_with_a_store_that_hangs_ends_after_grace(
+    gateway: FakeGateway, http: httpx.AsyncClient
+) -> None:
+    sink = Sink()
+    sink.gate = asyncio.Event()  # never set: the database hangs
+    stream = make_stream(gateway, http, sink)
+    task = stream.start()
+    conn = await gateway.next_conn()
+    await conn.push(robot_frame("stuck"))
+    await until(lambda: sink.active == 1)
+    started = time.perf_counter()
+    await stream.stop(grace=0.2)
+    assert time.perf_counter() - started < 1.0 and task.done()
+    assert stream.in_flight == 0 and sink.active == 0  # the store was cancelled
+    await asyncio.wait_for(conn.closed.wait(), WAIT)
+    assert conn.received.empty()  # never stored, never acked
+
+
 async def test_one_cancel_stops_the_client(
     gateway: FakeGateway, http: httpx.AsyncClient
 ) -> None:
     stream = make_stream(gateway, http, Sink())
     task = stream.start()
     conn = await gateway.next_conn()
-    task.cancel()  # dingtalk-stream 0.24.3 swallows this one; we must not
+    task.cancel()  # dingtalk-stream 0.24.3's start() swallows this one; ours must not
+    started = time.perf_counter()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, WAIT)
+    assert time.perf_counter() - started < 1.0
     await asyncio.wait_for(conn.closed.wait(), WAIT)
     await stream.stop()  # still safe afterwards
+
+
+async def test_stop_ends_a_loop_that_swallows_one_cancel(
+    gateway: FakeGateway, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    swallowed: list[bool] = []
+
+    async def like_sdk_0_24_3() -> None:
+        # DingTalkStreamClient.start: a CancelledError is a "network exception": log, sleep
+        # 10 s, retry. Only a second cancel (during that sleep) ends it.
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                swallowed.append(True)
+                await asyncio.sleep(10)
+
+    stream = make_stream(gateway, http, Sink())
+    monkeypatch.setattr(stream.client, "start", like_sdk_0_24_3)
+    task = stream.start()
+    await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    await stream.stop()
+    assert time.perf_counter() - started < 1.0
+    assert task.cancelled() and swallowed == [True]
 
 
 async def test_frames_in_flight_are_bounded(
@@ -392,6 +539,7 @@ async def test_frames_in_flight_are_bounded(
         await until(lambda: sink.active == 2)
         await asyncio.sleep(0.05)
         assert sink.active == 2 and stream.frames == 3  # the rest wait unread on the socket
+        assert stream.in_flight == 2
         sink.gate.set()
         acked = {(await conn.ack())["headers"]["messageId"] for _ in range(5)}
         assert acked == {f"m{n}" for n in range(5)}
@@ -400,8 +548,10 @@ async def test_frames_in_flight_are_bounded(
         await stream.stop()
 
 
+@pytest.mark.parametrize("second_push", ["push-1", "push-2"], ids=["same-frame", "new-push"])
 async def test_redelivered_frame_acts_once(
-    gateway: FakeGateway, http: httpx.AsyncClient, chat: LocalChat, demo: SessionFactory
+    gateway: FakeGateway, http: httpx.AsyncClient, chat: LocalChat, demo: SessionFactory,
+    second_push: str,
 ) -> None:
     intake = EventIntake(chat.dispatcher, after_handling=chat.worker.drain)
     stream = make_stream(gateway, http, intake.take)
@@ -414,9 +564,10 @@ async def test_redelivered_frame_acts_once(
         )
         await conn.push(frame)
         assert_ack_shape(await conn.ack(), "push-1")
-        frame["headers"]["messageId"] = "push-2"  # the gateway pushes the same message again
+        # The gateway pushes the same message again: the very frame, or a new push of it.
+        frame["headers"]["messageId"] = second_push
         await conn.push(frame)
-        assert_ack_shape(await conn.ack(), "push-2")  # stored already: acked, not redone
+        assert_ack_shape(await conn.ack(), second_push)  # stored already: acked, not redone
         await intake.drain()
     finally:
         await stream.stop()
@@ -425,6 +576,45 @@ async def test_redelivered_frame_acts_once(
     assert [c.title for c in reviewer] == ["推荐审核 · 张三 · 店长"]
     replies = chat.messenger.cards_for("dingtalk", "dt_zhang")
     assert [c.title for c in replies] == ["推荐已提交 · 张三"]
+
+
+async def test_redelivered_card_tap_acts_once(
+    gateway: FakeGateway, http: httpx.AsyncClient, chat: LocalChat, demo: SessionFactory
+) -> None:
+    intake = EventIntake(chat.dispatcher, after_handling=chat.worker.drain)
+    stream = make_stream(gateway, http, intake.take)
+    stream.start()
+    try:
+        conn = await gateway.next_conn()
+        await conn.push(robot_frame(
+            "refer", msgId="msg-refer-2", senderStaffId="dt_zhang", conversationType="1",
+            text={"content": REFER},
+        ))
+        await conn.ack()
+        await intake.drain()
+        (review,) = chat.messenger.cards_for("dingtalk", "dt_li")
+        assert review.key is not None
+        approve = next(b for b in review.buttons if b.label == "通过")
+        params = {"action": approve.action, **approve.params}
+        tap = card_frame("tap-1", {
+            "type": "actionCallback", "userId": "dt_li", "corpId": "ding",
+            "outTrackId": out_track_id(review.key, "IM_ROBOT", "dt_li"),
+            "content": json.dumps(
+                {"cardPrivateData": {"actionIds": [approve.action], "params": params}}
+            ),
+        })
+        await conn.push(tap)
+        assert assert_ack_shape(await conn.ack(), "tap-1") == {"response": {}}
+        await intake.drain()
+        after_first = (await db.counts(demo), len(chat.messenger.sent))
+        await conn.push(tap)  # the same frame again
+        assert assert_ack_shape(await conn.ack(), "tap-1") == {"response": {}}
+        await intake.drain()
+    finally:
+        await stream.stop()
+    assert (await db.counts(demo), len(chat.messenger.sent)) == after_first
+    (review,) = chat.messenger.cards_for("dingtalk", "dt_li")
+    assert "通过" in review.status
 
 
 def test_local_ip_is_an_address() -> None:

@@ -1,4 +1,15 @@
-"""DingTalk Stream protocol: registering a connection, decoding frames, encoding acks.
+"""DingTalk Stream protocol: registering a connection, and frames turned into stored events.
+
+The frames themselves are decoded and acked by ``dingtalk-stream``'s own classes
+(``CallbackMessage``, ``AckMessage``, ``CallbackHandler.raw_process``); what is ours is what a
+handler does with a frame: parse it into an :class:`~bot.events.Event`, have the sink store
+it durably, and only then return the ack. A frame whose event could not be stored raises
+:class:`NotStored`, and ``raw_process`` then sends no ack at all.
+
+Card callbacks are acked with ``{"response": {}}``: no immediate card change. The handler's
+answer (usually the tapped card replaced by an "action done" card) follows through the
+outbox as ``PUT /v1.0/card/instances``, because storing first and rendering later keeps the
+ack far below the 2 s limit and the ack never depends on handler code.
 
 Source: https://open.dingtalk.com/document/direction/stream-mode-protocol-access-description
 (supplemented by open-dingtalk/developerpedia ``docs/learn/stream/protocol.md``).
@@ -7,89 +18,125 @@ Source: https://open.dingtalk.com/document/direction/stream-mode-protocol-access
 from __future__ import annotations
 
 import json
+import logging
 import socket
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
+from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, EventHandler
+from dingtalk_stream.frames import EventMessage, Headers
+from dingtalk_stream.version import VERSION_STRING
 
-from bot.config import DingTalkConfig
+from bot.adapters.base import EventSink
+from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
+from bot.events import Event
+
+log = logging.getLogger("hrbot.adapter.dingtalk")
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
-USER_AGENT = "hrbot/0.1 (python; asyncio)"
+USER_AGENT = f"hrbot/0.1 (python; asyncio) dingtalk-stream/{VERSION_STRING}"
 TOPIC_ROBOT = "/v1.0/im/bot/messages/get"
-TOPIC_CARD = "/v1.0/card/instances/callback"
-SUBSCRIPTIONS = (
-    {"type": "CALLBACK", "topic": TOPIC_ROBOT},
-    {"type": "CALLBACK", "topic": TOPIC_CARD},
-)
+TOPIC_CARD = CallbackHandler.TOPIC_CARD_CALLBACK  # "/v1.0/card/instances/callback"
+CARD_ACK_BUDGET_S = 1.5  # DingTalk shows an error on the card after 2 s
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One server-to-client frame; ``data`` is kept as the JSON string it arrived as."""
+class NotStored(Exception):
+    """The frame's event could not be stored, so the frame must not be acked."""
 
-    type: str  # SYSTEM | EVENT | CALLBACK
-    topic: str
-    message_id: str
-    data: str
 
-    def payload(self) -> dict[str, Any]:
-        """``data`` decoded (it is double-encoded JSON).
+def ack(
+    message_id: str, data: Any, *, code: int = AckMessage.STATUS_OK, message: str = "OK"
+) -> str:
+    """One ack as the SDK encodes it (``data`` becomes a JSON string inside the JSON)."""
+    reply = AckMessage()
+    reply.code = code
+    reply.message = message
+    reply.headers.message_id = message_id
+    reply.headers.content_type = Headers.CONTENT_TYPE_APPLICATION_JSON
+    reply.data = data
+    return json.dumps(reply.to_dict())
+
+
+class StoringHandler(CallbackHandler):
+    """A callback topic's handler: parse, store, then ack with ``response``.
+
+    Acks: 200 with ``{"response": response}`` once stored (a redelivery the inbox already
+    has counts as stored); 400 for a payload we cannot use (no point in a redelivery); none
+    when storing failed (:class:`NotStored`), so DingTalk may push it again.
+    """
+
+    def __init__(
+        self, topic: str, sink: EventSink, parse: Callable[[Any, str], Event],
+        response: Any = None,
+    ) -> None:
+        super().__init__()
+        self.topic = topic
+        self.sink = sink
+        self.parse = parse
+        self.response = response
+
+    async def process(self, message: CallbackMessage) -> tuple[int, Any]:
+        """The ack's code and ``response`` for one frame (SDK contract).
 
         Raises:
-            ValueError: ``data`` is not a JSON object.
+            NotStored: The sink failed; ``raw_process`` then sends no ack.
         """
-        value = json.loads(self.data)
-        if not isinstance(value, dict):
-            raise ValueError("frame data is not an object")
-        return value
+        started = time.perf_counter()
+        message_id = str(message.headers.message_id or "")
+        try:
+            event = self.parse(message.data, message_id)
+        except ValueError as exc:
+            log.warning("unusable %s frame %s: %s", self.topic, message_id, exc)
+            return AckMessage.STATUS_BAD_REQUEST, None
+        try:
+            await self.sink(event)
+        except Exception as exc:
+            # Not stored: no ack (DingTalk may push it again; the inbox dedupes).
+            log.exception("could not store event %s; frame not acked", event.event_id)
+            raise NotStored(f"event {event.event_id} not stored") from exc
+        elapsed = time.perf_counter() - started
+        if self.topic == TOPIC_CARD and elapsed > CARD_ACK_BUDGET_S:
+            log.warning("card callback %s stored after %.2f s", message_id, elapsed)
+        return AckMessage.STATUS_OK, self.response
 
 
-def decode_frame(text: str | bytes) -> Frame:
-    """Parse one websocket message into a :class:`Frame`.
+def _robot(payload: Any, message_id: str) -> Event:
+    return parse_robot_message(payload)
 
-    Raises:
-        ValueError: Not JSON, or missing ``type``/``headers``.
+
+def _card(payload: Any, message_id: str) -> Event:
+    if not isinstance(payload, Mapping):
+        raise ValueError("card callback is not an object")
+    return parse_card_event(payload, message_id=message_id)
+
+
+def robot_handler(sink: EventSink) -> StoringHandler:
+    """Handler for robot messages: acked ``{"response": null}`` once stored."""
+    return StoringHandler(TOPIC_ROBOT, sink, _robot)
+
+
+def card_handler(sink: EventSink) -> StoringHandler:
+    """Handler for card taps: acked ``{"response": {}}`` (card unchanged) once stored."""
+    return StoringHandler(TOPIC_CARD, sink, _card, response={})
+
+
+class EventAcker(EventHandler):
+    """EVENT frames (not subscribed, but possible): acked SUCCESS so they are not re-pushed.
+
+    The SDK's ``EventHandler.raw_process`` echoes the event's own data, while the protocol
+    wants ``{"status": "SUCCESS" | "LATER"}`` for events.
     """
-    raw = json.loads(text)
-    if not isinstance(raw, dict) or not isinstance(raw.get("headers"), dict):
-        raise ValueError("frame has no headers")
-    headers = raw["headers"]
-    data = raw.get("data", "")
-    if not isinstance(data, str):
-        # Not what the protocol says, but an object is easier to accept than to drop.
-        data = json.dumps(data, ensure_ascii=False)
-    return Frame(
-        type=str(raw.get("type", "")),
-        topic=str(headers.get("topic", "")),
-        message_id=str(headers.get("messageId", "")),
-        data=data,
-    )
 
+    async def process(self, event: EventMessage) -> tuple[int, str]:
+        return AckMessage.STATUS_OK, "OK"
 
-def encode_ack(message_id: str, data: str, *, code: int = 200, message: str = "OK") -> str:
-    """The ack for one frame: ``headers.messageId`` echoed, ``data`` a JSON *string*."""
-    return json.dumps(
-        {
-            "code": code,
-            "headers": {"contentType": "application/json", "messageId": message_id},
-            "message": message,
-            "data": data,
-        },
-        ensure_ascii=False,
-    )
-
-
-def response_data(response: Any) -> str:
-    """Ack data for CALLBACK frames: ``{"response": ...}`` as the SDK sends it."""
-    return json.dumps({"response": response}, ensure_ascii=False)
-
-
-def status_data(status: str) -> str:
-    """Ack data for EVENT frames: ``status`` is mandatory (``SUCCESS`` or ``LATER``)."""
-    return json.dumps({"status": status, "message": status.lower()})
+    async def raw_process(self, event_message: EventMessage) -> AckMessage:
+        reply = await super().raw_process(event_message)
+        reply.data = {"status": "SUCCESS", "message": "success"}
+        return reply
 
 
 def local_ip() -> str:
@@ -102,7 +149,10 @@ def local_ip() -> str:
         return "127.0.0.1"
 
 
-async def open_connection(http: httpx.AsyncClient, config: DingTalkConfig, ip: str) -> str:
+async def open_connection(
+    http: httpx.AsyncClient, url: str, *, client_id: str, client_secret: str,
+    subscriptions: Sequence[Mapping[str, str]], ip: str,
+) -> str:
     """Register for a fresh single-use ticket (valid 90 s); returns the websocket URI.
 
     Raises:
@@ -110,17 +160,14 @@ async def open_connection(http: httpx.AsyncClient, config: DingTalkConfig, ip: s
         ValueError: The answer has no endpoint or ticket.
     """
     body = {
-        "clientId": config.app_key,
-        "clientSecret": config.app_secret,
-        "subscriptions": [dict(s) for s in SUBSCRIPTIONS],
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "subscriptions": [dict(s) for s in subscriptions],
         "ua": USER_AGENT,
         "localIp": ip,
     }
     response = await http.post(
-        config.api_base.rstrip("/") + OPEN_PATH,
-        json=body,
-        headers={"Accept": "application/json"},
-        timeout=10.0,
+        url, json=body, headers={"Accept": "application/json"}, timeout=10.0
     )
     response.raise_for_status()
     data = response.json()
