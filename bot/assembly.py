@@ -99,7 +99,9 @@ async def start_bot(
     adapters: list[HttpAdapter] = []
     stops: list[Stop] = []
     if config.dingtalk is not None:
-        parts = assemble_dingtalk(config.dingtalk, sink=intake.take, http=http, clock=clock)
+        parts = assemble_dingtalk(
+            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory
+        )
         messengers.by_platform["dingtalk"] = parts.messenger
         if parts.http_adapter is not None:
             adapters.append(parts.http_adapter)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
+from bot.adapters.dingtalk.assemble import assemble
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.todos import DingTalkTodos
@@ -130,3 +132,22 @@ async def test_without_a_detail_url_the_todo_fails_with_a_clear_error(
         bare = DingTalkMessenger(client, "tpl", "robot")
         with pytest.raises(PlatformError, match="not set up"):
             await bare.deliver(task("task_open"))
+
+
+async def test_assembly_wires_todos_and_the_quota_meter_from_config(
+    clock: FakeClock, session_factory: SessionFactory
+) -> None:
+    base = DingTalkConfig(app_key="key", app_secret="secret", robot_code="robot",
+                          card_template_id="tpl")
+
+    async def sink(event: object) -> None:
+        return None
+
+    async with httpx.AsyncClient() as http:
+        full = assemble(replace(base, todo_url=URL), sink=sink, http=http, clock=clock,
+                        session_factory=session_factory)
+        assert full.messenger.todos is not None and full.messenger.todos.detail_url == URL
+        assert full.client.meter is not None
+        off = assemble(replace(base, monthly_quota=0), sink=sink, http=http, clock=clock,
+                       session_factory=session_factory)
+        assert off.messenger.todos is None and off.client.meter is None

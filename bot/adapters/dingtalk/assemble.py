@@ -16,8 +16,11 @@ from bot.adapters.base import EventSink
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
+from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.adapters.dingtalk.stream import DingTalkStream
+from bot.adapters.dingtalk.todos import DingTalkTodos
 from bot.config import DingTalkConfig
+from storage.db import SessionFactory
 
 # HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
 # (callback URL = public base + http_callback_path + "/card", apiSecret = the app secret).
@@ -38,6 +41,7 @@ def assemble(
     sink: EventSink,
     http: httpx.AsyncClient,
     clock: Callable[[], datetime],
+    session_factory: SessionFactory | None = None,
 ) -> DingTalkParts:
     """Build the DingTalk parts for ``config.mode``.
 
@@ -46,12 +50,25 @@ def assemble(
         sink: Stores an event durably (``EventIntake.take``); Stream acks wait for it.
         http: Shared HTTP client (closed by the caller).
         clock: Current time, timezone-aware.
+        session_factory: Where metered calls are counted and to-do ids kept; without it
+            neither happens (tests of the transport alone).
     """
-    client = DingTalkClient(config, http, clock)
+    meter = (
+        MonthlyQuotaMeter(session_factory, clock).count
+        if session_factory is not None and config.monthly_quota
+        else None
+    )
+    client = DingTalkClient(config, http, clock, meter=meter)
+    todos = (
+        DingTalkTodos(client, session_factory, config.todo_url)
+        if session_factory is not None and config.todo_url
+        else None
+    )
     http_mode = config.mode == "http"
     messenger = DingTalkMessenger(
         client, config.card_template_id, config.robot_code,
         callback_route_key=CARD_ROUTE_KEY if http_mode else None,
+        todos=todos,
     )
     if http_mode:
         return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))
