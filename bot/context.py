@@ -63,6 +63,8 @@ class Outgoing:
     not_before: datetime | None = None  # held back until then (quiet hours)
     # "open" / "done": a to-do in the person's platform to-do list, ``card.key`` its id.
     task: str | None = None
+    # The event's contact is greeted with this card (WeCom welcome message, within 20 s).
+    welcome: bool = False
 
 
 @dataclass
@@ -96,6 +98,10 @@ class Context:
     def close_task(self, person: Person, key: str) -> None:
         """Mark the to-do ``key`` opened for ``person`` as done."""
         self.outgoing.append(Outgoing(card=Card(title="", key=key), to_person=person, task="done"))
+
+    def welcome(self, name: str, **context: Any) -> None:
+        """Greet the contact who just added the actor (answers a CONTACT_ADDED event)."""
+        self.outgoing.append(Outgoing(card=self.card(name, **context), welcome=True))
 
     def update_card(self, key: str, name: str, **context: Any) -> None:
         """Replace the card the actor tapped, in place."""

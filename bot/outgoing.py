@@ -72,6 +72,8 @@ async def enqueue_outgoing(
 
 
 def _kind_of(out: Outgoing) -> str:
+    if out.welcome:
+        return "welcome"
     if out.task is not None:
         return f"task_{out.task}"
     return "card_update" if out.update else "card"

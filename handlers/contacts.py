@@ -1,11 +1,11 @@
-"""A candidate added an employee on WeCom: link the external contact to the candidate.
+"""A candidate added an employee on WeCom: link the external contact to the candidate, greet.
 
-The link comes from the ``state`` of the 联系我 QR code the candidate scanned: a code made
-for a candidate carries ``cand-<candidate id>``. The event's actor is the employee who was
-added; ``external_userid`` and ``state`` arrive in the event's action params.
-
-Linking by phone (``follow_user[].remark_mobiles`` of externalcontact/get) needs an API
-call, which handlers do not make; it is left to a job with access to the client.
+The link comes from the ``state`` of the 联系我 QR code the candidate scanned (a code made for
+a candidate carries ``cand-<candidate id>``), or else from the mobile numbers the employee
+noted for the contact (``remark_mobiles``, which the WeCom adapter looks up after the event
+and passes as ``mobiles``): one candidate with that phone is a match, several are not guessed
+between. A linked candidate gets a welcome message in the employee's name; anyone else gets
+whatever the employee's own WeCom welcome settings say.
 
 Source: https://developer.work.weixin.qq.com/document/path/92130 (添加企业客户事件)
 """
@@ -16,33 +16,51 @@ import re
 
 from bot.context import Context
 from bot.log import dispatch_log
-from storage.repo.candidates import get_candidate, save_candidate
+from handlers.referral_form import normalize_phone
+from storage.models import Candidate
+from storage.repo.candidates import find_candidate, get_candidate, save_candidate
 
 STATE = re.compile(r"cand-(\d{1,18})")
 
 
-async def link_contact(ctx: Context) -> None:
-    """Store the external userid on the candidate named by the QR code's state.
+async def _named_candidate(ctx: Context) -> Candidate | None:
+    match = STATE.fullmatch(ctx.params.get("state", ""))
+    if match is not None:
+        candidate = await get_candidate(session=ctx.session, candidate_id=int(match.group(1)))
+        if candidate is None:
+            dispatch_log.info("contact state names no candidate: event=%s", ctx.event.event_id)
+        return candidate
+    phones = {p for p in (normalize_phone(m) for m in ctx.params.get("mobiles", "").split(","))
+              if p}
+    found = {
+        c.id: c
+        for phone in phones
+        if (c := await find_candidate(session=ctx.session, phone=phone, email=None)) is not None
+    }
+    return next(iter(found.values())) if len(found) == 1 else None
 
-    Events without a candidate state (the employee's personal QR code, a search by phone)
-    change nothing and answer nothing. A candidate who adds again from another WeChat
-    account gets the newer id.
+
+async def link_contact(ctx: Context) -> None:
+    """Store the external userid on the candidate the event names, and greet them.
+
+    Events naming no candidate (the employee's personal QR code, an unknown phone) change
+    nothing and answer nothing. A candidate who adds again from another WeChat account gets
+    the newer id.
 
     Args:
-        ctx: Context of a CONTACT_ADDED event; ``ctx.params`` holds ``external_userid``
-            and ``state``.
+        ctx: Context of a CONTACT_ADDED event; ``ctx.params`` holds ``external_userid``,
+            ``state`` and, when looked up, ``mobiles``.
     """
     external = ctx.params.get("external_userid", "")
-    match = STATE.fullmatch(ctx.params.get("state", ""))
-    if not external or match is None:
+    if not external:
         return
-    candidate = await get_candidate(session=ctx.session, candidate_id=int(match.group(1)))
+    candidate = await _named_candidate(ctx)
     if candidate is None:
-        dispatch_log.info("contact state names no candidate: event=%s", ctx.event.event_id)
         return
-    if candidate.wecom_external_userid == external:
-        return
-    if candidate.wecom_external_userid:
-        dispatch_log.info("candidate=%s: replacing its wecom external userid", candidate.id)
-    candidate.wecom_external_userid = external
-    await save_candidate(session=ctx.session, candidate=candidate)
+    if candidate.wecom_external_userid != external:
+        if candidate.wecom_external_userid:
+            dispatch_log.info("candidate=%s: replacing its wecom external userid", candidate.id)
+        candidate.wecom_external_userid = external
+        await save_candidate(session=ctx.session, candidate=candidate)
+    if ctx.event.reply_handle.get("welcome_code"):
+        ctx.welcome("candidate_welcome", candidate=candidate.name, employee=ctx.person.name)

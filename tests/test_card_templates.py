@@ -368,6 +368,8 @@ CASES: list[Case] = [
         {"platform": "dingtalk", "period": "2026-11", "calls": 4100, "quota": 5000,
          "percent": 82}]}),
     ("api_usage-none", "api_usage", lambda lc: {"rows": []}),
+    ("candidate_welcome", "candidate_welcome",
+     lambda lc: {"candidate": DATA[lc]["candidate2"], "employee": DATA[lc]["candidate2"]}),
     ("delivery_failed", "delivery_failed", lambda lc: {"lines": [
         {"platform": "wecom", "to": DATA[lc]["candidate2"], "target_kind": "person",
          "title": DATA[lc]["position"],

@@ -179,7 +179,7 @@ async def test_click_on_a_hashed_task_id_finds_its_card_key(wecom: Wecom) -> Non
     await wecom.intake.drain()
 
 
-async def test_contact_added_links_the_candidate_and_sends_nothing(wecom: Wecom) -> None:
+async def test_contact_added_links_the_candidate_and_welcomes_them(wecom: Wecom) -> None:
     async with session_scope(wecom.factory) as session:
         candidate = Candidate(name="王五", phone="13900139000")
         session.add(candidate)
@@ -191,7 +191,9 @@ async def test_contact_added_links_the_candidate_and_sends_nothing(wecom: Wecom)
     await wecom.intake.drain()
     (linked,) = await db.all_rows(wecom.factory, Candidate)
     assert linked.wecom_external_userid == "woAJ2GCAAAXtWyujaWJHDDGi0mAAAA"
-    assert wecom.chat.messenger.sent == []
+    [welcome] = wecom.chat.messenger.sent
+    assert welcome.kind == "welcome" and welcome.reply_handle["welcome_code"]
+    assert welcome.card.title.startswith("王五您好")
     (row,) = await db.all_rows(wecom.factory, Inbox)
     assert row.outcome == "kind:contact_added"
 

@@ -6,6 +6,7 @@ Sources:
     https://developer.work.weixin.qq.com/document/path/92135 (add_msg_template)
     https://developer.work.weixin.qq.com/document/path/93338 (get_groupmsg_send_result)
     https://developer.work.weixin.qq.com/document/path/92114 (externalcontact/get)
+    https://developer.work.weixin.qq.com/document/path/92137 (send_welcome_msg)
 """
 
 from __future__ import annotations
@@ -108,3 +109,10 @@ class ExternalContactApi:
                 break
             cursor = next_cursor
         return {"external_contact": contact, "follow_user": follow}
+
+    async def send_welcome_msg(self, welcome_code: str, text: str) -> None:
+        """Greet a contact who just added an employee; the code is single use, for 20 s."""
+        if not welcome_code:
+            raise ValueError("welcome_code is required")
+        body = {"welcome_code": welcome_code, "text": {"content": text[:4000]}}
+        await self.call("POST", "/cgi-bin/externalcontact/send_welcome_msg", json=body)

@@ -41,6 +41,12 @@ UNUSABLE_CODE_ERRORS = frozenset({60140, 42014, 42016})
 MAX_MARKDOWN_BYTES = 2048
 
 
+def welcome_text(card: Card) -> str:
+    """A card as the plain text a welcome message allows (no markdown in WeChat)."""
+    parts = [card.title, card.body, card.footer]
+    return "\n\n".join(p for p in parts if p)
+
+
 def card_markdown(card: Card) -> str:
     """A buttonless card as WeCom markdown, cut to 2048 bytes."""
     lines = [f"**{card.title}**"]
@@ -95,6 +101,12 @@ class WeComMessenger:
         Raises:
             PlatformError: Permanent refusal (unknown user, group target, bad request).
         """
+        if message.kind == "welcome":
+            code = str(message.reply_handle.get("welcome_code") or "")
+            if not code:
+                raise PlatformError(PLATFORM, "no_welcome_code", "the contact event had none")
+            await self.client.send_welcome_msg(code, welcome_text(message.card))
+            return
         if message.group:
             # The app chat is 1:1; WeCom events never name a group conversation.
             raise PlatformError(PLATFORM, "group", "app messages reach members only")
