@@ -65,6 +65,8 @@ class Outgoing:
     task: str | None = None
     # The event's contact is greeted with this card (WeCom welcome message, within 20 s).
     welcome: bool = False
+    # A file the platform already holds (kind, filename, platform, ref), sent with the card.
+    file: dict[str, str] | None = None
 
 
 @dataclass
@@ -98,6 +100,11 @@ class Context:
     def close_task(self, person: Person, key: str) -> None:
         """Mark the to-do ``key`` opened for ``person`` as done."""
         self.outgoing.append(Outgoing(card=Card(title="", key=key), to_person=person, task="done"))
+
+    def send_file(self, file: dict[str, str], name: str, **context: Any) -> None:
+        """Send the actor a file the platform holds (``ref``), introduced by a card."""
+        card = self.card(name, **context)
+        self.outgoing.append(Outgoing(card=card, to_person=self.person, file=dict(file)))
 
     def welcome(self, name: str, **context: Any) -> None:
         """Greet the contact who just added the actor (answers a CONTACT_ADDED event)."""

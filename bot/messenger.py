@@ -20,6 +20,8 @@ class OutboundMessage:
     card: Card
     reply_handle: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0  # earlier failed attempts at this row
+    # kind "file": {"kind", "filename", "platform", "ref"} of a file the platform holds
+    file: dict[str, str] = field(default_factory=dict)
 
 
 class Messenger(Protocol):

@@ -63,6 +63,7 @@ class OutboxWorker:
                     card=Card.from_dict(row.payload["card"]),
                     reply_handle=row.payload.get("reply_handle", {}),
                     attempts=row.attempts,
+                    file=row.payload.get("file", {}),
                 )
                 sent += await self._send(message, row.attempts)
         return sent

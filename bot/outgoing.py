@@ -63,7 +63,11 @@ async def enqueue_outgoing(
             target=address,
             group=group,
             kind=_kind_of(out),
-            payload={"card": card.to_dict(), "reply_handle": reply_handle or {}},
+            payload={
+                "card": card.to_dict(),
+                "reply_handle": reply_handle or {},
+                **({"file": out.file} if out.file else {}),
+            },
             now=max(now, out.not_before) if out.not_before else now,
         )
         assert row.id is not None
@@ -72,6 +76,8 @@ async def enqueue_outgoing(
 
 
 def _kind_of(out: Outgoing) -> str:
+    if out.file:
+        return "file"
     if out.welcome:
         return "welcome"
     if out.task is not None:

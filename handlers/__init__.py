@@ -1,9 +1,21 @@
 """Capabilities, one router each; ``ROUTERS`` is the order the dispatcher includes them."""
 
 from bot.events import EventKind
-from handlers import contacts, delivery, info, progress, referral, reminders, tasks, usage
+from handlers import (
+    attachments,
+    contacts,
+    delivery,
+    info,
+    progress,
+    referral,
+    reminders,
+    tasks,
+    usage,
+)
 
-ROUTERS = (referral.router, tasks.router, progress.router, usage.router, info.router)
+ROUTERS = (
+    referral.router, tasks.router, progress.router, attachments.router, usage.router, info.router,
+)
 answer_pending = tasks.answer_pending
 not_understood = info.not_understood
 # Event kinds handled as a whole rather than by command word or action id.

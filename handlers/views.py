@@ -9,6 +9,7 @@ from typing import Any
 from bot.context import Context, JobContext
 from handlers.qualification import CandidateFacts, WorkEntry, check_requirements
 from storage.models import Candidate, Person, Position, Referral, ReferralEvent
+from storage.repo.attachments import list_attachments
 from storage.repo.referrals import list_referral_events, stage_timestamps
 
 # Cards must stay readable in chat: long free text is shortened on the card, kept whole in the DB.
@@ -95,6 +96,10 @@ async def referral_view(ctx: Context | JobContext, referral: Referral) -> dict[s
         "supplements": [short(n) for n in notes],
         "requested_items": need_info[-1].data.get("items", []) if need_info else [],
         "timeline": timeline(events, ctx.now),
+        "attachments": [
+            {"id": a.id, "kind": a.kind, "filename": a.filename}
+            for a in await list_attachments(session=session, referral_id=referral.id or 0)
+        ],
     }
 
 

@@ -368,6 +368,11 @@ CASES: list[Case] = [
         {"platform": "dingtalk", "period": "2026-11", "calls": 4100, "quota": 5000,
          "percent": 82}]}),
     ("api_usage-none", "api_usage", lambda lc: {"rows": []}),
+    ("attachment_file", "attachment_file",
+     lambda lc: {"rid": 12, "filename": DATA[lc]["candidate2"] + ".pdf"}),
+    ("attachments_none", "attachments_none", lambda lc: {"rid": 12, "elsewhere": []}),
+    ("attachments_none-elsewhere", "attachments_none",
+     lambda lc: {"rid": 12, "elsewhere": ["dingtalk", "wecom"]}),
     ("candidate_welcome", "candidate_welcome",
      lambda lc: {"candidate": DATA[lc]["candidate2"], "employee": DATA[lc]["candidate2"]}),
     ("delivery_failed", "delivery_failed", lambda lc: {"lines": [

@@ -46,8 +46,8 @@ async def test_welcome_goes_with_the_events_code_as_text(api: Api) -> None:
     await messenger.deliver(welcome("CODE-20S"))
     [call] = [c for c in router.calls if c.request.url.path.endswith("send_welcome_msg")]
     body = json.loads(call.request.content)
-    assert body == {"welcome_code": "CODE-20S",
-                    "text": {"content": "王五您好，我是张经理，感谢添加！\n\n之后面试安排会在这里联系。"}}
+    text = "王五您好，我是张经理，感谢添加！\n\n之后面试安排会在这里联系。"
+    assert body == {"welcome_code": "CODE-20S", "text": {"content": text}}
 
 
 async def test_an_expired_code_is_a_permanent_failure(api: Api) -> None:

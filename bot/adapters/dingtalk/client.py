@@ -182,6 +182,16 @@ class DingTalkClient:
                 raise PlatformError(PLATFORM, key, f"{len(data[key])} user(s) not reached")
         return data
 
+    async def message_file_url(self, download_code: str) -> str:
+        """A short-lived download URL for a file someone sent the robot (its downloadCode)."""
+        data = await self.call("POST", "/v1.0/robot/messageFiles/download", {
+            "robotCode": self.config.robot_code, "downloadCode": download_code,
+        })
+        url = data.get("downloadUrl")
+        if not isinstance(url, str) or not url.startswith("http"):
+            raise PlatformError(PLATFORM, "bad_download_answer", "no downloadUrl")
+        return url
+
     async def send_group(
         self, open_conversation_id: str, msg_key: str, msg_param: Mapping[str, Any]
     ) -> dict[str, Any]:

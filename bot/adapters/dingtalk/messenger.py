@@ -108,6 +108,9 @@ class DingTalkMessenger:
                 raise PlatformError(PLATFORM, "no_todos", "to-dos are not set up")
             await self.todos.deliver(message)
             return
+        if message.kind == "file":
+            await self._send_file(message)
+            return
         if message.kind == "card_update":
             if not card.key:
                 raise PlatformError(PLATFORM, "no_card_key", "a card update needs a card key")
@@ -140,6 +143,21 @@ class DingTalkMessenger:
         except CardNotDelivered as err:
             # The instance exists; the outbox's retry re-delivers it (above) with backoff.
             raise TransientDeliveryError(f"dingtalk card not delivered: {err.errmsg}") from err
+
+    async def _send_file(self, message: OutboundMessage) -> None:
+        """A file someone sent the robot, as a markdown message linking its download URL."""
+        file = message.file
+        if file.get("platform") != PLATFORM or not file.get("ref"):
+            raise PlatformError(PLATFORM, "foreign_file", "only DingTalk files can be sent here")
+        url = await self.client.message_file_url(file["ref"])
+        title, text = card_markdown(message.card)
+        text += f"\n\n[{file.get('filename') or file.get('kind') or 'file'}]({url})"
+        params = {"title": title, "text": text}
+        space, target = space_of(message)
+        if space == "IM_GROUP":
+            await self.client.send_group(target, "sampleMarkdown", params)
+        else:
+            await self.client.batch_send([target], "sampleMarkdown", params)
 
     async def _send_markdown(self, message: OutboundMessage) -> None:
         title, text = card_markdown(message.card)

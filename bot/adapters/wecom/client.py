@@ -177,6 +177,12 @@ class WeComClient(ExternalContactApi):
         """Send a markdown app message (shown in the WeCom client only)."""
         return await self._send({"msgtype": "markdown", "markdown": {"content": content}}, touser)
 
+    async def send_media(self, touser: Sequence[str], kind: str, media_id: str) -> SentMessage:
+        """Send a file, image, voice or video WeCom already holds (a media id, valid 3 days)."""
+        if kind not in ("file", "image", "voice", "video"):
+            raise ValueError(f"not a media message type: {kind!r}")
+        return await self._send({"msgtype": kind, kind: {"media_id": media_id}}, touser)
+
     async def _send(self, body: dict[str, Any], touser: Sequence[str]) -> SentMessage:
         payload = {
             "touser": "|".join(touser),

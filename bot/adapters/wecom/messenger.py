@@ -39,6 +39,7 @@ CODE_LIFETIME = timedelta(hours=72)
 # The code is spent/expired or the card is gone: the update cannot happen in place.
 UNUSABLE_CODE_ERRORS = frozenset({60140, 42014, 42016})
 MAX_MARKDOWN_BYTES = 2048
+MEDIA_KINDS = frozenset({"file", "image", "voice", "video"})
 
 
 def welcome_text(card: Card) -> str:
@@ -107,6 +108,9 @@ class WeComMessenger:
                 raise PlatformError(PLATFORM, "no_welcome_code", "the contact event had none")
             await self.client.send_welcome_msg(code, welcome_text(message.card))
             return
+        if message.kind == "file":
+            await self._send_file(message)
+            return
         if message.group:
             # The app chat is 1:1; WeCom events never name a group conversation.
             raise PlatformError(PLATFORM, "group", "app messages reach members only")
@@ -118,6 +122,23 @@ class WeComMessenger:
         ):
             return
         await self._send(message)
+
+    async def _send_file(self, message: OutboundMessage) -> None:
+        """The introducing card as markdown, then the file itself by its media id."""
+        file = message.file
+        if file.get("platform") != PLATFORM or not file.get("ref"):
+            raise PlatformError(PLATFORM, "foreign_file", "only WeCom media can be sent here")
+        kind = file.get("kind", "file")
+        for _ in range(2):  # two messages to one member: both must fit the member's limit
+            wait = self.limiter.try_acquire(message.target)
+            if wait is not None:
+                raise TransientDeliveryError(
+                    f"per-member limit: retry in {math.ceil(wait)}s", retry_after=wait
+                )
+        await self.client.send_markdown([message.target], card_markdown(message.card))
+        await self.client.send_media(
+            [message.target], kind if kind in MEDIA_KINDS else "file", file["ref"]
+        )
 
     async def _update(self, card: Card, key: str, target: str) -> bool:
         """Update in place; False when no usable response code is left (send anew then)."""

@@ -1,0 +1,64 @@
+"""Files that came with a referral, sent on request to whoever may see the referral.
+
+The bot keeps the platform's handle (DingTalk downloadCode, WeCom media id), not the bytes;
+the platform's adapter turns it into a download link or a file message. A file can only be
+sent on the platform it came from: a DingTalk download code means nothing to WeCom.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.errors import UserFacingError
+from bot.routing import Router
+from handlers.workflow import may_act
+from storage.models import Position
+from storage.repo.attachments import list_attachments
+from storage.repo.referrals import get_referral
+
+router = Router("attachments")
+
+_VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
+
+
+async def _send(ctx: Context, referral_id: int, only: int | None = None) -> None:
+    referral = await get_referral(session=ctx.session, referral_id=referral_id)
+    if referral is None:
+        raise UserFacingError("not_found", {"referral_id": referral_id})
+    position = await ctx.session.get(Position, referral.position_id)
+    assert position is not None
+    if referral.assignee_id != ctx.person.id and not may_act(
+        ctx.person, _VIEWERS, referral, position
+    ):
+        raise UserFacingError("forbidden", {"action": "attachments", "referral_id": referral_id})
+    files = await list_attachments(session=ctx.session, referral_id=referral_id)
+    if only is not None:
+        files = [f for f in files if f.id == only]
+    here = [f for f in files if f.platform == ctx.event.platform]
+    elsewhere = [f for f in files if f.platform != ctx.event.platform]
+    for f in here:
+        ctx.send_file(
+            {"kind": f.kind, "filename": f.filename, "platform": f.platform, "ref": f.ref},
+            "attachment_file", rid=referral_id, filename=f.filename,
+        )
+    if not here:
+        ctx.reply(
+            "attachments_none", rid=referral_id,
+            elsewhere=sorted({f.platform for f in elsewhere}),
+        )
+
+
+@router.command("附件", "files", "attachments")
+async def send_attachments(ctx: Context) -> None:
+    """`附件 12` — the files that came with referral 12, sent to you."""
+    rid = ctx.args.strip().lstrip("#")
+    if not rid.isdigit():
+        raise UserFacingError("command_usage", {"command": "attachments"})
+    await _send(ctx, int(rid))
+
+
+@router.action("attachment.send")
+async def tap_attachment(ctx: Context) -> None:
+    rid, aid = ctx.params.get("rid", ""), ctx.params.get("aid", "")
+    if not (rid.isdigit() and aid.isdigit()):
+        raise UserFacingError("bad_action")
+    await _send(ctx, int(rid), only=int(aid))
