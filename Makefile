@@ -1,5 +1,6 @@
-# Two entry points for a fresh clone: `make run` (the bot, as a terminal chat with a demo org)
-# and `make test` (the whole test suite). Both create .venv and install what they need.
+# Two entry points for a fresh clone: `make run` (the bot: on the configured platforms, or with
+# no credentials in the sandbox with a web chat page) and `make test` (the whole test suite).
+# Both create .venv and install what they need.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
 run: install
-	$(BIN)/hrbot shell
+	$(BIN)/hrbot serve
 
 test: install-test
 	$(BIN)/ruff check .

@@ -228,6 +228,34 @@ async def external_contact(request: web.Request) -> web.Response:
     return wecom_answer(external_contact=contact, follow_user=candidate.follow, next_cursor="")
 
 
+WELCOME_SECONDS = 20
+
+
+async def send_welcome_msg(request: web.Request) -> web.Response:
+    """``POST /cgi-bin/externalcontact/send_welcome_msg``: the code is single use, for 20 s."""
+    refused = token_error(request)
+    body = await json_object(request)
+    if refused is not None or body is None:
+        return refused or wecom_answer(40058, "invalid json")
+    world = request.app[WORLD]
+    issued = world.welcome_codes.pop(str(body.get("welcome_code", "")), None)
+    if issued is None or world.now() - issued[2] > WELCOME_SECONDS:
+        return wecom_answer(41051, "invalid welcome_code")
+    employee, external, _ = issued
+    text = body.get("text") if isinstance(body.get("text"), dict) else {}
+    candidate = world.candidates.get(external)
+    if candidate is None or not str(text.get("content", "")).strip():
+        return wecom_answer(40058, "invalid text")
+    sender = world.directory.person(employee)
+    candidate.received.append({
+        "msgid": f"welcome-{len(candidate.received) + 1}", "from_userid": employee,
+        "from_name": sender.name if sender else employee, "text": str(text["content"]),
+        "attachments": [], "time": world.now(),
+    })
+    world.touch()
+    return wecom_answer()
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/cgi-bin/gettoken", get_token)
     app.router.add_post("/cgi-bin/message/send", message_send)
@@ -237,3 +265,4 @@ def add_routes(app: web.Application) -> None:
                         groupmsg_send_result)
     app.router.add_post("/cgi-bin/externalcontact/get_groupmsg_task", groupmsg_task)
     app.router.add_get("/cgi-bin/externalcontact/get", external_contact)
+    app.router.add_post("/cgi-bin/externalcontact/send_welcome_msg", send_welcome_msg)

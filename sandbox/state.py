@@ -104,6 +104,8 @@ class World:
         self.deliveries: list[dict[str, Any]] = []
         self.tasks: dict[str, MassTask] = {}
         self.candidates: dict[str, Candidate] = {}
+        # welcome_code -> (employee userid, external userid, issued at): single use, 20 s
+        self.welcome_codes: dict[str, tuple[str, str, float]] = {}
         self.todos: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (platform, expires at)
         self.sessions: dict[str, tuple[str, float]] = {}  # sessionWebhook -> (conv, expiry)

@@ -71,10 +71,12 @@ async def contact_added(request: web.Request, employee: Person,
     """Tell the bot a customer added ``employee`` (``add_external_contact``)."""
     settings, world = request.app[SETTINGS], request.app[WORLD]
     follow = next(f for f in candidate.follow if f["userid"] == employee.wecom_userid)
+    code = uuid.uuid4().hex
+    world.welcome_codes[code] = (employee.wecom_userid, candidate.external_userid, world.now())
     xml = contact_added_xml(
         corp_id=settings.wecom_corp_id, employee=employee.wecom_userid,
         external_userid=candidate.external_userid, state=str(follow.get("state", "")),
-        welcome_code=uuid.uuid4().hex, created=int(world.now()),
+        welcome_code=code, created=int(world.now()),
     )
     return await request.app[CALLBACKS].deliver(request.app[HTTP], xml, "contact_added",
                                                 candidate.external_userid)
