@@ -10,26 +10,14 @@ from __future__ import annotations
 from bot.context import Context
 from bot.errors import UserFacingError
 from bot.routing import Router
-from handlers.workflow import may_act
-from storage.models import Position
+from handlers.progress import visible_referral
 from storage.repo.attachments import list_attachments
-from storage.repo.referrals import get_referral
 
 router = Router("attachments")
 
-_VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
-
 
 async def _send(ctx: Context, referral_id: int, only: int | None = None) -> None:
-    referral = await get_referral(session=ctx.session, referral_id=referral_id)
-    if referral is None:
-        raise UserFacingError("not_found", {"referral_id": referral_id})
-    position = await ctx.session.get(Position, referral.position_id)
-    assert position is not None
-    if referral.assignee_id != ctx.person.id and not may_act(
-        ctx.person, _VIEWERS, referral, position
-    ):
-        raise UserFacingError("forbidden", {"action": "attachments", "referral_id": referral_id})
+    await visible_referral(ctx, referral_id, "attachments")
     files = await list_attachments(session=ctx.session, referral_id=referral_id)
     if only is not None:
         files = [f for f in files if f.id == only]

@@ -9,7 +9,7 @@ from handlers.announce import task_card_name
 from handlers.referral_form import normalize_text
 from handlers.views import card_key, referral_view
 from handlers.workflow import may_act
-from storage.models import Candidate, Position
+from storage.models import Candidate, Position, Referral
 from storage.repo.conversations import get_draft, get_pending_input
 from storage.repo.referrals import (
     get_referral,
@@ -55,7 +55,12 @@ async def tap_progress(ctx: Context) -> None:
     await _show_one(ctx, int(rid))
 
 
-async def _show_one(ctx: Context, referral_id: int) -> None:
+async def visible_referral(ctx: Context, referral_id: int, action: str) -> Referral:
+    """The referral, if the actor may see it: its assignee, or a viewer role in scope.
+
+    Raises:
+        UserFacingError: No such referral, or not the actor's to see (``action`` names why).
+    """
     referral = await get_referral(session=ctx.session, referral_id=referral_id)
     if referral is None:
         raise UserFacingError("not_found", {"referral_id": referral_id})
@@ -64,7 +69,12 @@ async def _show_one(ctx: Context, referral_id: int) -> None:
     if referral.assignee_id != ctx.person.id and not may_act(
         ctx.person, _VIEWERS, referral, position
     ):
-        raise UserFacingError("forbidden", {"action": "progress", "referral_id": referral.id})
+        raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
+    return referral
+
+
+async def _show_one(ctx: Context, referral_id: int) -> None:
+    referral = await visible_referral(ctx, referral_id, "progress")
     ctx.reply("progress", r=await referral_view(ctx, referral))
 
 
