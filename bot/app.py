@@ -32,6 +32,15 @@ def settings_from_config(config: Config) -> Settings:
             if config.dingtalk and config.dingtalk.monthly_quota
             else {}
         ),
+        sla_time=config.calendar.sla_time,
+        work_start=config.calendar.work_start,
+        work_end=config.calendar.work_end,
+        public_holidays=config.calendar.public_holidays,
+        timeouts=config.timeouts.as_dict(),
+        recall_cadence_days=config.recall.cadence_days,
+        recall_min_days_between=config.recall.min_days_between,
+        recall_templates_dir=config.recall.templates_dir,
+        recall_news=dict(config.recall.news),
     )
 
 

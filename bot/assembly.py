@@ -17,6 +17,7 @@ import httpx
 
 from bot.adapters.base import HttpAdapter
 from bot.adapters.dingtalk.assemble import assemble as assemble_dingtalk
+from bot.adapters.dingtalk.leave import fetch_leave_status
 from bot.adapters.wecom.adapter import WeComAdapter
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
@@ -25,6 +26,7 @@ from bot.clock import DueRunner
 from bot.config import Config
 from bot.dispatch import Dispatcher
 from bot.intake import EventIntake
+from bot.leave_sync import PlatformLeaveSync
 from bot.messenger import PlatformMessengers
 from bot.outbox import OutboxWorker
 from bot.runtime import Runtime
@@ -98,6 +100,7 @@ async def start_bot(
     intake = EventIntake(dispatcher, after_handling=outbox.drain)
     adapters: list[HttpAdapter] = []
     stops: list[Stop] = []
+    recurring = RECURRING
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
             config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory
@@ -108,6 +111,12 @@ async def start_bot(
         if parts.stream is not None:
             parts.stream.start()
             stops.append(parts.stream.stop)
+        if config.dingtalk.leave_sync:
+            client = parts.client
+            recurring = (*recurring, PlatformLeaveSync(
+                platform="dingtalk",
+                fetch=lambda users, start, end: fetch_leave_status(client, users, start, end),
+            ))
     if config.wecom is not None:
         wecom = WeComClient(config.wecom, http, clock)
         messengers.by_platform["wecom"] = WeComMessenger(
@@ -130,7 +139,7 @@ async def start_bot(
             lease=lease,
         ),
         outbox=outbox,
-        recurring=RECURRING,
+        recurring=recurring,
         redeliver=dispatcher.redeliver,
         sweep_seconds=config.scheduler.sweep_seconds,
     )

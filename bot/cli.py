@@ -26,11 +26,23 @@ def _parser() -> argparse.ArgumentParser:
     kinds = imports.add_subparsers(dest="kind", required=True)
     kinds.add_parser("directory", help="people CSV").add_argument("file", type=Path)
     kinds.add_parser("positions", help="positions TOML").add_argument("file", type=Path)
+    calendar = commands.add_parser("calendar", help="working calendar (holidays, 调休)")
+    calendar_do = calendar.add_subparsers(dest="calendar", required=True)
+    calendar_do.add_parser(
+        "import", help="public holidays, make-up working days and closures (TOML)"
+    ).add_argument("file", type=Path)
     demo = commands.add_parser("demo", help="demo org").add_subparsers(dest="demo", required=True)
     demo.add_parser("seed", help="load the demo mall chain")
     shell = commands.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--as", dest="person", default="张经理", help="name or employee number")
     commands.add_parser("config", help="print the effective configuration (secrets hidden)")
+    report = commands.add_parser("report", help="statistics or the bonus payroll list as a file")
+    report.add_argument("--since", help="first day, YYYY-MM-DD (default: 365 days ago)")
+    report.add_argument("--until", help="last day, YYYY-MM-DD (default: today)")
+    report.add_argument("--scope", default="", help="org unit, e.g. 总部/华东 (default: all)")
+    report.add_argument("--kind", choices=("stats", "bonus"), default="stats")
+    report.add_argument("--format", choices=("csv", "xlsx", "html"), default="csv")
+    report.add_argument("--out", "-o", default="-", help="file (default: standard output)")
     serve = commands.add_parser(
         "serve",
         help="run the bot until SIGTERM: on the configured platforms, else in the sandbox",
@@ -80,8 +92,12 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.command == "import":
             return await _import(database.session_factory, args.kind, args.file)
+        if args.command == "calendar":
+            return await _import_calendar(database.session_factory, args.file)
         if args.command == "demo":
             return await _seed(database.session_factory)
+        if args.command == "report":
+            return await _report(database.session_factory, config, args)
         return await _shell(database.session_factory, config, args.person)
     finally:
         await database.close()
@@ -108,6 +124,35 @@ async def _import(factory: SessionFactory, kind: str, file: Path) -> int:
     return 0 if report.ok else 1
 
 
+async def _import_calendar(factory: SessionFactory, file: Path) -> int:
+    from datetime import UTC, datetime
+
+    from bot.workcal import CalendarFileError
+    from handlers.calendar import import_calendar
+    from storage.db import session_scope
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"cannot read {file}: {err}", file=sys.stderr)
+        return 2
+    try:
+        async with session_scope(factory) as session:
+            report = await import_calendar(
+                session=session, text=text, source=file.name, now=datetime.now(UTC)
+            )
+    except CalendarFileError as err:
+        print(f"{file}: {err}", file=sys.stderr)
+        return 1
+    years = ", ".join(map(str, report.years)) or "no complete year"
+    counts = report.counts
+    print(
+        f"calendar ({years}): {counts['holiday']} holidays, {counts['workday']} make-up "
+        f"working days, {counts['closure']} closures; {report.replaced} earlier days replaced"
+    )
+    return 0
+
+
 async def _seed(factory: SessionFactory) -> int:
     from bot.demo import seed_demo
 
@@ -117,6 +162,23 @@ async def _seed(factory: SessionFactory) -> int:
         f"{positions.created + positions.updated} positions"
     )
     return 0 if people.ok and positions.ok else 1
+
+
+async def _report(factory: SessionFactory, config: Config, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.report import parse_day, report_command
+
+    try:
+        since = parse_day(args.since) if args.since else None
+        until = parse_day(args.until) if args.until else None
+    except ValueError as err:
+        print(f"report: {err}", file=sys.stderr)
+        return 2
+    return await report_command(
+        factory, settings_from_config(config), kind=args.kind, fmt=args.format, out=args.out,
+        scope=args.scope, since=since, until=until, now=datetime.now(UTC), stdout=sys.stdout,
+    )
 
 
 async def _shell(factory: SessionFactory, config: Config, who: str) -> int:

@@ -13,6 +13,7 @@ the key, so a misconfigured deployment fails at start with an actionable message
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,9 +26,10 @@ from bot import config_parse as cp
 from bot.config_parse import ConfigError
 
 __all__ = [
-    "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "Config", "ConfigError",
-    "DatabaseConfig", "DingTalkConfig", "QuietHoursConfig", "RetentionConfig",
-    "SchedulerConfig", "ServerConfig", "SlaConfig", "WeComConfig", "load_config",
+    "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CalendarConfig", "Config",
+    "ConfigError", "DatabaseConfig", "DingTalkConfig", "QuietHoursConfig", "RecallConfig",
+    "RetentionConfig", "SchedulerConfig", "ServerConfig", "SlaConfig", "TimeoutsConfig",
+    "WeComConfig", "load_config",
 ]
 
 ENV_PREFIX = "HRBOT_"
@@ -67,6 +69,8 @@ class DingTalkConfig:
     http_callback_path: str = field(default="/dingtalk/callback", metadata=_m(cp.url_path))
     todo_url: str = field(default="", metadata=_m(cp.optional_link))
     monthly_quota: int = field(default=5000, metadata=_m(cp.integer(low=0)))
+    # Read who is on leave from DingTalk attendance (needs the attendance read permission).
+    leave_sync: bool = field(default=False, metadata=_m(cp.boolean))
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,51 @@ class QuietHoursConfig:
     weekends: bool = field(default=True, metadata=_m(cp.boolean))
 
 
+# Steps whose approval leads to another human decision, so a timeout may approve them
+# (review.pass -> leader approval, approval.approve -> interviews). Never a rejection.
+AUTO_APPROVABLE_STEPS = ("hr_review", "leader_approval")
+TIMEOUT_POLICIES = ("remind", "escalate", "reassign", "approve")
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    """``[calendar]``: which days and hours count towards deadlines."""
+
+    # wall: every hour counts; working_days: only working days count (whole days);
+    # working_hours: only work_start..work_end on working days.
+    sla_time: str = field(default="wall", metadata=_m(
+        cp.choice("wall", "working_days", "working_hours")))
+    work_start: time = field(default=time(9, 0), metadata=_m(cp.clock_time))
+    work_end: time = field(default=time(18, 0), metadata=_m(cp.clock_time))
+    # Chinese public holidays and make-up working days (调休) from the shipped data file.
+    public_holidays: bool = field(default=True, metadata=_m(cp.boolean))
+
+    def __post_init__(self) -> None:
+        if not self.work_start < self.work_end:
+            raise ConfigError("must be earlier than calendar.work_end", "calendar.work_start")
+
+
+@dataclass(frozen=True)
+class TimeoutsConfig:
+    """``[timeouts]``: what happens when a step's deadline passes."""
+
+    hr_review: str = field(default="escalate", metadata=_m(cp.choice(*TIMEOUT_POLICIES)))
+    needs_info: str = field(default="escalate", metadata=_m(cp.choice(*TIMEOUT_POLICIES)))
+    leader_approval: str = field(default="escalate", metadata=_m(cp.choice(*TIMEOUT_POLICIES)))
+    feedback: str = field(default="escalate", metadata=_m(cp.choice(*TIMEOUT_POLICIES)))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) == "approve" and f.name not in AUTO_APPROVABLE_STEPS:
+                raise ConfigError(
+                    f"approve is only allowed for {', '.join(AUTO_APPROVABLE_STEPS)}",
+                    f"timeouts.{f.name}",
+                )
+
+    def as_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass(frozen=True)
 class RetentionConfig:
     """``[retention]``: personal data is purged/anonymised ``days`` after last activity."""
@@ -131,6 +180,61 @@ class ServerConfig:
     max_body_bytes: int = field(default=1_048_576, metadata=_m(cp.integer(low=1)))
 
 
+# Reason categories a deployment may declare news for ("any": news for every category).
+RECALL_NEWS_KEYS = ("salary", "team", "career", "commute", "family", "counter_offer", "other",
+                    "any")
+
+
+def _days_list(value: Any) -> tuple[int, ...]:
+    """Accept a list of whole days > 0 (or "30,90,180" from env), returned sorted."""
+    problem = f"must be a list of days > 0 like [30, 90, 180] (got {cp.show(value)})"
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise cp.BadValue(problem)
+    days = []
+    for item in items:
+        raw = item.strip() if isinstance(item, str) else item
+        if isinstance(raw, str) and raw.isdigit():
+            raw = int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+            raise cp.BadValue(problem)
+        days.append(raw)
+    if len(set(days)) != len(days):
+        raise cp.BadValue(f"must not repeat a day (got {cp.show(value)})")
+    return tuple(sorted(days))
+
+
+def _news(value: Any) -> dict[str, tuple[str, ...]]:
+    """Accept a table of category -> list of sentences (a JSON object from env)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise cp.BadValue("must be a JSON object like {\"team\": [\"...\"]}") from None
+    if not isinstance(value, dict):
+        raise cp.BadValue(f"must be a table of lists (got {cp.type_name(value)})")
+    news: dict[str, tuple[str, ...]] = {}
+    for key, items in value.items():
+        if key not in RECALL_NEWS_KEYS:
+            raise cp.BadValue(f"unknown category {cp.show(key)}; use one of "
+                              f"{', '.join(RECALL_NEWS_KEYS)}")
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip()
+                                                  for i in items):
+            raise cp.BadValue(f"{key} must be a list of non-empty strings")
+        news[key] = tuple(i.strip() for i in items)
+    return news
+
+
+@dataclass(frozen=True)
+class RecallConfig:
+    """``[recall]``: cadence of recall prompts, contact limits, templates and news."""
+
+    cadence_days: tuple[int, ...] = field(default=(30, 90, 180), metadata=_m(_days_list))
+    min_days_between: int = field(default=30, metadata=_m(cp.integer(low=1)))
+    templates_dir: str = field(default="", metadata=_m(cp.text))
+    news: dict[str, tuple[str, ...]] = field(default_factory=dict, metadata=_m(_news))
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``dingtalk``/``wecom`` are None when unused."""
@@ -142,9 +246,12 @@ class Config:
     wecom: WeComConfig | None = None
     sla: SlaConfig = field(default_factory=SlaConfig)
     quiet_hours: QuietHoursConfig = field(default_factory=QuietHoursConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
 
     def platforms(self) -> list[str]:
         """Return the names of the configured and enabled chat platforms, e.g. ``["wecom"]``."""
@@ -157,8 +264,9 @@ class Config:
 
 _SECTIONS: dict[str, type] = {
     "database": DatabaseConfig, "dingtalk": DingTalkConfig, "wecom": WeComConfig,
+    "calendar": CalendarConfig, "timeouts": TimeoutsConfig,
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
-    "scheduler": SchedulerConfig, "server": ServerConfig,
+    "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
 }
 _PLATFORMS = ("dingtalk", "wecom")
 _TOP_KEYS = tuple(f.name for f in fields(Config) if "parse" in f.metadata)

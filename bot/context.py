@@ -43,6 +43,21 @@ class Settings:
     task_platforms: tuple[str, ...] = ()
     # Monthly API call quota per platform (only platforms that have one).
     api_quotas: dict[str, int] = field(default_factory=dict)
+    # How deadlines count time: "wall" (every hour), "working_days" (whole working days
+    # only) or "working_hours" (work_start..work_end on working days).
+    sla_time: str = "wall"
+    work_start: time = time(9, 0)
+    work_end: time = time(18, 0)
+    # Chinese public holidays and make-up working days (调休) count, not just weekends.
+    public_holidays: bool = True
+    # What a step's passed deadline does, by SLA stage: remind | escalate | reassign | approve.
+    timeouts: dict[str, str] = field(default_factory=dict)
+    # Recall of no-show candidates: prompt days, the minimum gap between two messages to one
+    # candidate, a directory of the deployment's own templates, and news per reason category.
+    recall_cadence_days: tuple[int, ...] = (30, 90, 180)
+    recall_min_days_between: int = 30
+    recall_templates_dir: str = ""
+    recall_news: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -65,6 +80,11 @@ class Outgoing:
     task: str | None = None
     # The event's contact is greeted with this card (WeCom welcome message, within 20 s).
     welcome: bool = False
+    # An outbox kind other than a card (e.g. "recall": a message the recipient confirms in
+    # their client), delivered only on ``platform``; ``handle`` is what that delivery needs.
+    kind: str | None = None
+    platform: str | None = None
+    handle: dict[str, Any] | None = None
     # A file the platform already holds (kind, filename, platform, ref), sent with the card.
     file: dict[str, str] | None = None
 
@@ -115,6 +135,22 @@ class Context:
         card = self.card(name, key=key, **context)
         self.outgoing.append(Outgoing(card=card, to_person=self.person, update=True))
 
+    def deliver(
+        self,
+        person: Person,
+        kind: str,
+        *,
+        platform: str,
+        handle: dict[str, Any],
+        card: Card,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Queue a platform delivery of ``kind`` on behalf of ``person`` (see Outgoing.kind)."""
+        self.outgoing.append(Outgoing(
+            card=card, to_person=person, kind=kind, platform=platform, handle=dict(handle),
+            not_before=not_before,
+        ))
+
 
 @dataclass
 class JobContext:
@@ -139,3 +175,12 @@ class JobContext:
     ) -> None:
         card = self.card(name, key=key, **context)
         self.outgoing.append(Outgoing(card=card, to_person=person, not_before=not_before))
+
+    def open_task(self, person: Person, name: str, key: str, **context: Any) -> None:
+        """Put a to-do in ``person``'s platform to-do list (where the platform has one)."""
+        card = self.card(name, key=key, **context)
+        self.outgoing.append(Outgoing(card=card, to_person=person, task="open"))
+
+    def close_task(self, person: Person, key: str) -> None:
+        """Mark the to-do ``key`` opened for ``person`` as done."""
+        self.outgoing.append(Outgoing(card=Card(title="", key=key), to_person=person, task="done"))

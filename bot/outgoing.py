@@ -48,6 +48,8 @@ async def enqueue_outgoing(
             target = _task_target_of(out, task_platforms)
             if target is None:
                 continue
+        elif out.platform is not None:
+            target = _pinned_target_of(out)
         else:
             target = _target_of(out, platforms, conversation)
         if target is None:
@@ -65,7 +67,7 @@ async def enqueue_outgoing(
             kind=_kind_of(out),
             payload={
                 "card": card.to_dict(),
-                "reply_handle": reply_handle or {},
+                "reply_handle": _handle_of(out, reply_handle),
                 **({"file": out.file} if out.file else {}),
             },
             now=max(now, out.not_before) if out.not_before else now,
@@ -75,7 +77,24 @@ async def enqueue_outgoing(
     return tuple(ids)
 
 
+def _handle_of(out: Outgoing, reply_handle: dict[str, Any] | None) -> dict[str, Any]:
+    # A pinned delivery carries its own handle; the event's reply handle is for answers.
+    if out.handle is not None:
+        return dict(out.handle)
+    return reply_handle or {}
+
+
+def _pinned_target_of(out: Outgoing) -> tuple[str, str, str, bool] | None:
+    """A delivery that only makes sense on one platform goes there or nowhere."""
+    if out.to_person is None or out.platform is None:
+        return None
+    address = platform_address(out.to_person, out.platform)
+    return (out.platform, "person", address, False) if address else None
+
+
 def _kind_of(out: Outgoing) -> str:
+    if out.kind is not None:
+        return out.kind
     if out.file:
         return "file"
     if out.welcome:

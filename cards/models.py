@@ -25,7 +25,9 @@ class Card:
     """A card as people see it: title, status line, fields, markdown body, buttons, footer.
 
     ``key`` names the card instance so a later update replaces it in place
-    (DingTalk ``outTrackId``, WeCom ``task_id``).
+    (DingTalk ``outTrackId``, WeCom ``task_id``). ``image`` refers to a picture that goes with
+    the card (``chart:<id>``, a rendered chart in storage); each platform adapter uploads it
+    its own way, and the card's text carries the same facts for where it cannot.
     """
 
     title: str
@@ -35,6 +37,7 @@ class Card:
     buttons: tuple[Button, ...] = ()
     footer: str = ""
     key: str | None = None
+    image: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,4 +60,5 @@ class Card:
             ),
             footer=data.get("footer", ""),
             key=data.get("key"),
+            image=data.get("image", ""),
         )

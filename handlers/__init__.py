@@ -27,3 +27,24 @@ RECURRING = (reminders.ensure_daily_digest, usage.check_api_usage, delivery.chec
 __all__ = [
     "DUE_HANDLERS", "KIND_HANDLERS", "RECURRING", "ROUTERS", "answer_pending", "not_understood",
 ]
+
+# Insight: statistics, talent pool, weekly report and referral bonuses.
+from handlers import insight, pool  # noqa: E402
+
+ROUTERS = (*ROUTERS, *insight.ROUTERS, pool.router)
+DUE_HANDLERS = {**DUE_HANDLERS, **insight.DUE_HANDLERS, **pool.DUE_HANDLERS}
+RECURRING = (*RECURRING, *insight.RECURRING, pool.watch_positions)
+
+# Recall of no-show candidates: profiles, cadence prompts, campaigns, confirmed sends.
+from handlers import recall  # noqa: E402
+
+ROUTERS = (*ROUTERS, recall.router)
+DUE_HANDLERS = {**DUE_HANDLERS, **recall.DUE_HANDLERS}
+RECURRING = (*RECURRING, *recall.RECURRING)
+answer_pending = recall.with_recall_input(answer_pending)
+
+# Approvers away: delegation and leave, reassignment / 加签 / 征询 from the card.
+from handlers import delegation, delegation_reassign  # noqa: E402
+
+ROUTERS = (*ROUTERS, delegation.router, delegation_reassign.router)
+DUE_HANDLERS = {**DUE_HANDLERS, **delegation.DUE_HANDLERS}

@@ -1,12 +1,15 @@
 """Who hears about a transition: the actor's card updates, the next assignee gets a task card,
-the referrer sees progress."""
+the referrer sees progress; and whoever a task was delegated for is told what happened."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.context import Context
-from handlers.views import card_key, referral_view
+from bot.context import Context, JobContext
+from handlers.delegation_rules import awaiting_feedback_in, latest_assignment, task_view
+from handlers.views import card_key
 from handlers.workflow import Moved
 from storage.models import Person, Referral, ReferralEvent, ReferralState
 from storage.repo.referrals import list_referral_events
@@ -27,51 +30,44 @@ TASK_CARDS = {
 TODO_STATES = frozenset({S.HR_REVIEW, S.LEADER_APPROVAL})
 
 
-def _todo_key(referral: Referral, entered: ReferralEvent) -> str:
-    """One to-do per entry into a step: a second review round is a new to-do."""
-    return f"todo-{referral.id}-{entered.id}"
+def _todo_key(referral: Referral, assigned: ReferralEvent) -> str:
+    """One to-do per assignment: a second review round, or a delegate, is a new to-do."""
+    return f"todo-{referral.id}-{assigned.id}"
 
 
-async def _entry_into(
-    session: AsyncSession, referral: Referral, state: ReferralState, before: int | None = None
+async def _assignment(
+    session: AsyncSession, referral: Referral, before: int | None = None
 ) -> ReferralEvent | None:
-    """The newest audit event that moved ``referral`` into ``state`` (ids below ``before``)."""
+    """The newest audit event that gave ``referral`` to someone (ids below ``before``)."""
     events = await list_referral_events(session=session, referral_id=referral.id or 0)
-    entries = [
-        e
-        for e in events
-        if e.to_state == state
-        and e.from_state != state
-        and (before is None or (e.id or 0) < before)
-    ]
-    return entries[-1] if entries else None
+    return latest_assignment([e for e in events if before is None or (e.id or 0) < before])
 
 
-async def _open_todo(ctx: Context, referral: Referral, assignee: Person, view: dict) -> None:
+async def _open_todo(
+    ctx: Context | JobContext, referral: Referral, assignee: Person, view: dict
+) -> None:
     if referral.state not in TODO_STATES:
         return
-    entered = await _entry_into(ctx.session, referral, referral.state)
-    if entered is None:
+    assigned = await _assignment(ctx.session, referral)
+    if assigned is None:
         return
     ctx.open_task(
-        assignee, "task_todo", key=_todo_key(referral, entered),
+        assignee, "task_todo", key=_todo_key(referral, assigned),
         r=view, stage=referral.state.value,
     )
 
 
-async def _close_todo(ctx: Context, moved: Moved) -> None:
-    """The step the referral left no longer waits on its assignee: complete their to-do."""
-    if moved.from_state not in TODO_STATES or moved.from_state == moved.referral.state:
+async def close_previous_todo(
+    ctx: Context | JobContext, referral: Referral, event: ReferralEvent
+) -> None:
+    """The assignment ``event`` replaced no longer waits on its holder: complete their to-do."""
+    previous = await _assignment(ctx.session, referral, before=event.id)
+    if previous is None or previous.to_state not in TODO_STATES:
         return
-    entered = await _entry_into(
-        ctx.session, moved.referral, moved.from_state, before=moved.event.id
-    )
-    if entered is None:
-        return
-    owner_id = entered.data.get("assignee_id")
+    owner_id = previous.data.get("assignee_id")
     owner = await ctx.session.get(Person, owner_id) if isinstance(owner_id, int) else None
     if owner is not None:
-        ctx.close_task(owner, _todo_key(moved.referral, entered))
+        ctx.close_task(owner, _todo_key(referral, previous))
 
 
 async def awaiting_feedback(session: AsyncSession, referral: Referral) -> bool:
@@ -79,8 +75,7 @@ async def awaiting_feedback(session: AsyncSession, referral: Referral) -> bool:
     if referral.state != S.INTERVIEWING:
         return False
     events = await list_referral_events(session=session, referral_id=referral.id or 0)
-    moves = [e for e in events if e.from_state is not None]
-    return bool(moves) and moves[-1].action == "feedback.request"
+    return awaiting_feedback_in(events)
 
 
 async def task_card_name(session: AsyncSession, referral: Referral) -> str | None:
@@ -90,35 +85,52 @@ async def task_card_name(session: AsyncSession, referral: Referral) -> str | Non
     return TASK_CARDS.get(referral.state)
 
 
-async def send_task_card(ctx: Context, referral: Referral, assignee: Person) -> None:
+async def send_task_card(
+    ctx: Context | JobContext, referral: Referral, assignee: Person
+) -> dict[str, Any] | None:
+    """The assignee's task card and to-do; returns the view it showed (None: no task)."""
     name = await task_card_name(ctx.session, referral)
     if name is None:
-        return
-    view = await referral_view(ctx, referral)
+        return None
+    view = await task_view(ctx, referral)
     ctx.notify(assignee, name, key=card_key(referral, name), r=view)
     await _open_todo(ctx, referral, assignee, view)
+    return view
 
 
-async def announce(ctx: Context, moved: Moved) -> None:
+def _actor_name(ctx: Context | JobContext) -> str:
+    return ctx.person.name if isinstance(ctx, Context) else ""
+
+
+async def announce(ctx: Context | JobContext, moved: Moved) -> None:
     referral = moved.referral
-    view = await referral_view(ctx, referral)
+    view = await task_view(ctx, referral)
     outcome = {
-        "action": moved.transition.action,
-        "actor": ctx.person.name,
+        "action": "task.cosigned" if moved.cosigned else moved.transition.action,
+        "actor": _actor_name(ctx),
+        "actor_for": moved.actor_for.name if moved.actor_for else "",
+        "auto": moved.event.actor_id is None,
         "at": ctx.now,
         "note": moved.event.note,
         "to_state": referral.state.value,
         "assignee": view["assignee"],
     }
-    tapped = ctx.params.get("card_key")
-    if tapped:
-        ctx.update_card(tapped, "action_done", r=view, outcome=outcome)
-    else:
-        ctx.reply("action_done", r=view, outcome=outcome)
-    await _close_todo(ctx, moved)
+    if isinstance(ctx, Context):
+        tapped = ctx.params.get("card_key")
+        if tapped:
+            ctx.update_card(tapped, "action_done", r=view, outcome=outcome)
+        else:
+            ctx.reply("action_done", r=view, outcome=outcome)
+    await close_previous_todo(ctx, referral, moved.event)
     if moved.assignee is not None:
         await send_task_card(ctx, referral, moved.assignee)
+    if moved.assignee_for is not None:
+        ctx.notify(moved.assignee_for, "task_moved", reason="delegate", tasks=[view],
+                   to=moved.assignee.name if moved.assignee else "", at=ctx.now)
+    if moved.actor_for is not None:
+        ctx.notify(moved.actor_for, "delegate_acted", r=view, outcome=outcome)
     referrer = await ctx.session.get(Person, referral.referrer_id)
     referrer_has_task = moved.assignee is not None and moved.assignee.id == referral.referrer_id
-    if referrer is not None and referrer.id != ctx.person.id and not referrer_has_task:
+    actor_id = ctx.person.id if isinstance(ctx, Context) else None
+    if referrer is not None and referrer.id != actor_id and not referrer_has_task:
         ctx.notify(referrer, "progress_notice", r=view, outcome=outcome)

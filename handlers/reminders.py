@@ -9,20 +9,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.context import JobContext
-from bot.quiet_hours import next_delivery_time
 from handlers.announce import task_card_name
+from handlers.calendar import delivery_time, is_working_day
+from handlers.delegation_rules import escalation_target, task_view
+from handlers.timeouts import approve_on_timeout, reassign_on_timeout, timeout_policy
 from handlers.views import card_key, referral_view
 from storage.models import DueItem, Person, Position, Referral, ReferralState
 from storage.repo.due import schedule_once
-from storage.repo.people import list_people, nearest_with_role
+from storage.repo.people import list_people
 from storage.repo.referrals import list_assigned_referrals
 
 
-def _delivery(job: JobContext) -> datetime:
-    s = job.settings
-    return next_delivery_time(
-        job.now, tz=s.tz, start=s.quiet_start, end=s.quiet_end, weekends=s.quiet_weekends
-    )
+async def _delivery(job: JobContext) -> datetime:
+    """Now, unless it is night or a day off (weekend or public holiday): then next morning."""
+    return await delivery_time(job)
 
 
 async def _live_task(job: JobContext, item: DueItem) -> tuple[Referral, Person, Position] | None:
@@ -54,26 +54,28 @@ async def remind_assignee(job: JobContext, item: DueItem) -> None:
         assignee,
         name,
         key=f"{card_key(referral, name)}-r{round(fraction * 100)}",
-        not_before=_delivery(job),
-        r=await referral_view(job, referral),
+        not_before=await _delivery(job),
+        r=await task_view(job, referral),
         reminder={"overdue": overdue, "due_at": referral.stage_due_at},
     )
 
 
 async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
-    """Past the deadline: the assignee's lead (or the nearest HR lead) hears about it."""
+    """Past the deadline: what the step's timeout policy says; by default the assignee's lead
+    (or the nearest HR lead) hears about it, skipping anyone away."""
     live = await _live_task(job, item)
     if live is None:
         return
     referral, assignee, position = live
-    lead = await job.session.get(Person, assignee.lead_id) if assignee.lead_id else None
-    if lead is None or not lead.active:
-        lead = await nearest_with_role(
-            session=job.session,
-            role="hr_lead",
-            org_path=position.org_path,
-            exclude=[assignee.id or 0],
-        )
+    stage = item.payload.get("stage")
+    policy = timeout_policy(job, stage)
+    if policy == "remind":
+        return
+    if policy == "approve" and await approve_on_timeout(job, referral, assignee, str(stage)):
+        return
+    if policy == "reassign" and await reassign_on_timeout(job, referral, assignee, position):
+        return
+    lead = await escalation_target(job, assignee, position.org_path)
     if lead is None:
         return
     overdue = job.now - referral.stage_due_at if referral.stage_due_at else timedelta(0)
@@ -81,8 +83,8 @@ async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
         lead,
         "escalation",
         key=f"{card_key(referral, 'escalation')}-{lead.id}",
-        not_before=_delivery(job),
-        r=await referral_view(job, referral),
+        not_before=await _delivery(job),
+        r=await task_view(job, referral),
         assignee=assignee.name,
         overdue_minutes=int(overdue.total_seconds() // 60),
     )
@@ -94,7 +96,7 @@ async def ensure_daily_digest(job: JobContext) -> bool:
     # A replica that starts late in the evening sends no digest that day rather than at night.
     if not job.settings.digest_at <= local.time() < job.settings.quiet_start:
         return False
-    if job.settings.quiet_weekends and local.weekday() >= 5:
+    if job.settings.quiet_weekends and not await is_working_day(job, job.now):
         return False
     return await schedule_once(
         session=job.session,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot.context import Context
 from bot.errors import UserFacingError
 from bot.log import dispatch_log
 from bot.routing import Router
 from handlers.announce import announce, awaiting_feedback
+from handlers.delegation_rules import acting_for, is_move, task_view
 from handlers.referral_form import normalize_text
 from handlers.supplement import apply_supplement_fields
 from handlers.views import referral_view
@@ -17,19 +20,38 @@ from handlers.workflow import (
     apply_transition,
     may_act,
 )
-from storage.models import Person, Referral, ReferralState
+from storage.models import Person, Referral, ReferralEvent, ReferralState
 from storage.repo.conversations import (
     clear_pending_input,
     get_pending_input,
     set_pending_input,
 )
 from storage.repo.positions import get_position
-from storage.repo.referrals import find_version_event, get_referral, list_referrals_in_state
+from storage.repo.referrals import (
+    find_version_event,
+    get_referral,
+    list_referral_events,
+    list_referrals_in_state,
+)
 
 router = Router("tasks")
 S = ReferralState
 
 CANCEL_WORDS = {"取消", "cancel", "算了"}
+
+# Typed answers to buttons of other task modules (转交, 加签, ...), by pending action id.
+InputHandler = Callable[[Context, dict[str, str], str], Awaitable[None]]
+INPUT_HANDLERS: dict[str, InputHandler] = {}
+
+
+def input_handler(action: str) -> Callable[[InputHandler], InputHandler]:
+    """Register what answers the text typed after a ``action`` button asked for it."""
+
+    def register(func: InputHandler) -> InputHandler:
+        INPUT_HANDLERS[action] = func
+        return func
+
+    return register
 
 
 async def _load(
@@ -50,15 +72,44 @@ async def _load(
     return referral, referral.version if ver is None else ver
 
 
-async def _stale(ctx: Context, err: StaleAction, referral: Referral) -> None:
-    actor = await ctx.session.get(Person, err.event.actor_id) if err.event else None
+async def _decision_after(ctx: Context, event: ReferralEvent) -> ReferralEvent | None:
+    """The first decision taken after a task moved (a delegate's approval, say)."""
+    for later in await list_referral_events(session=ctx.session, referral_id=event.referral_id):
+        if (later.id or 0) > (event.id or 0) and "from_version" in later.data and not is_move(
+            later
+        ):
+            return later
+    return None
+
+
+async def _name(ctx: Context, person_id: object) -> str:
+    person = await ctx.session.get(Person, person_id) if isinstance(person_id, int) else None
+    return person.name if person else ""
+
+
+async def stale(ctx: Context, err: StaleAction, referral: Referral) -> None:
+    """Who handled this card and when; a card whose task moved on says where it went."""
+    event, moved_to = err.event, ""
+    if event is not None and is_move(event):
+        decision = await _decision_after(ctx, event)
+        if decision is None:
+            moved_to = await _name(ctx, event.data.get("assignee_id"))
+        else:
+            event = decision
+    action = event.action if event else ""
+    if event is not None and event.data.get("cosigned"):
+        action = "task.cosigned"
     ctx.reply(
         "stale_action",
-        r=await referral_view(ctx, referral),
-        by=actor.name if actor else "",
-        at=err.event.at if err.event else None,
-        action=err.event.action if err.event else "",
+        r=await task_view(ctx, referral),
+        by=await _name(ctx, event.actor_id) if event else "",
+        by_for=await _name(ctx, event.data.get("actor_for")) if event else "",
+        auto=bool(event and event.data.get("auto")),
+        moved_to=moved_to,
+        at=event.at if event else None,
+        action=action,
     )
+
 
 
 async def run_transition(
@@ -74,7 +125,7 @@ async def run_transition(
             ctx, referral, action, version=version, note=note, data=data
         )
     except StaleAction as err:
-        await _stale(ctx, err, referral)
+        await stale(ctx, err, referral)
         return
     await announce(ctx, moved)
 
@@ -84,13 +135,14 @@ async def _precheck(ctx: Context, referral: Referral, action: str, version: int)
     transition = TRANSITIONS[action]
     position = await get_position(session=ctx.session, position_id=referral.position_id)
     assert position is not None
-    if not may_act(ctx.person, transition.roles, referral, position):
+    principal = await acting_for(ctx.session, referral)
+    if not may_act(ctx.person, transition.roles, referral, position, principal):
         raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     if referral.version != version or referral.state not in transition.sources:
         event = await find_version_event(
             session=ctx.session, referral_id=referral.id or 0, from_version=version
         )
-        await _stale(ctx, StaleAction(event), referral)
+        await stale(ctx, StaleAction(event), referral)
         return False
     return True
 
@@ -148,6 +200,9 @@ async def answer_pending(ctx: Context) -> None:
         ctx.reply("input_cancelled", action=pending.action)
         return
     ctx.params = dict(pending.params)
+    if pending.action in INPUT_HANDLERS:
+        await INPUT_HANDLERS[pending.action](ctx, dict(pending.params), text)
+        return
     referral, version = await _load(ctx, pending.params.get("rid", ""), pending.params.get("v"))
     data: dict[str, object] = {}
     if pending.action == "review.need_info":
@@ -191,7 +246,7 @@ async def _by_command(ctx: Context, table: dict[ReferralState, str], need_text: 
         # Nothing to approve here; only people who may see the referral learn its state.
         if not may_act(ctx.person, _VIEWERS, referral, position):
             raise UserFacingError("forbidden", {"action": command, "referral_id": referral.id})
-        await _stale(ctx, StaleAction(None), referral)
+        await stale(ctx, StaleAction(None), referral)
         return
     feedback = referral.assignee_id == ctx.person.id and await awaiting_feedback(
         ctx.session, referral

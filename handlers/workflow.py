@@ -8,17 +8,28 @@ names the next assignee. Notifications are the caller's (handlers.announce).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from bot.context import Context
+from bot.context import Context, JobContext
 from bot.errors import UserFacingError
+from handlers.calendar import clockwork
+from handlers.calendar_sla import carry_reminders, reschedule_sla, subject_of
+from handlers.delegation_rules import acting_for, delegate_for
 from storage.models import Person, Position, Referral, ReferralEvent, ReferralState
-from storage.repo.due import cancel_due_items, schedule_due_item
 from storage.repo.people import in_scope, nearest_with_role
 from storage.repo.positions import get_position
-from storage.repo.referrals import add_referral_event, find_version_event, move_referral
+from storage.repo.referrals import (
+    add_referral_event,
+    find_version_event,
+    list_referral_events,
+    move_referral,
+)
 
 S = ReferralState
+
+__all__ = [
+    "COSIGNED_ACTIONS", "NO_SHOW_CATEGORIES", "TRANSITIONS", "Moved", "StaleAction",
+    "Transition", "apply_transition", "assignee_for", "may_act", "reschedule_sla", "subject_of",
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,9 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 
+# The approvals an approver added with 加签 must also give before the step is done.
+COSIGNED_ACTIONS = {S.HR_REVIEW: "review.pass", S.LEADER_APPROVAL: "approval.approve"}
+
 NO_SHOW_CATEGORIES = ("salary", "team", "career", "commute", "family", "counter_offer", "other")
 
 # The SLA stage whose clock runs while a referral sits in a state.
@@ -93,6 +107,12 @@ class Moved:
     from_state: ReferralState
     assignee: Person | None
     event: ReferralEvent
+    # The person the actor decided for (a delegate approving for 张三), if any.
+    actor_for: Person | None = None
+    # The person the new assignee holds the task for (the task went to their delegate).
+    assignee_for: Person | None = None
+    # An added approver (加签) still has to approve: the state did not change.
+    cosigned: bool = False
 
 
 class StaleAction(Exception):
@@ -103,16 +123,28 @@ class StaleAction(Exception):
         self.event = event
 
 
-def subject_of(referral_id: int) -> str:
-    return f"referral:{referral_id}"
+def may_act(
+    person: Person,
+    roles: frozenset[str],
+    referral: Referral,
+    position: Position,
+    acting_for: Person | None = None,
+) -> bool:
+    """Role and scope check; nobody decides on a referral they made, except as its referrer.
 
-
-def may_act(person: Person, roles: frozenset[str], referral: Referral, position: Position) -> bool:
-    """Role and scope check; nobody decides on a referral they made, except as its referrer."""
+    A delegate holding the task for ``acting_for`` may do what that person may do.
+    """
     if "referrer" in roles and person.id == referral.referrer_id:
         return True
     if person.id == referral.referrer_id:
         return False
+    if (
+        acting_for is not None
+        and acting_for.id != person.id
+        and referral.assignee_id == person.id
+        and may_act(acting_for, roles, referral, position)
+    ):
+        return True
     scoped = in_scope(person.org_path, position.org_path)
     if "hr" in roles and "hr" in person.roles and scoped:
         return True
@@ -162,7 +194,7 @@ async def assignee_for(
 
 
 async def apply_transition(
-    ctx: Context,
+    ctx: Context | JobContext,
     referral: Referral,
     action: str,
     *,
@@ -170,7 +202,10 @@ async def apply_transition(
     note: str = "",
     data: dict[str, object] | None = None,
 ) -> Moved:
-    """Move ``referral`` by ``action`` if ``ctx.person`` may and nobody did it first.
+    """Move ``referral`` by ``action`` if the actor may and nobody did it first.
+
+    ``ctx`` is an event's context (the actor is ``ctx.person``) or, for a timeout's
+    automatic approval, a clock job's (the system acts; permissions are the caller's).
 
     Raises:
         StaleAction: the card's version is old or the state moved on.
@@ -179,8 +214,10 @@ async def apply_transition(
     transition = TRANSITIONS[action]
     position = await get_position(session=ctx.session, position_id=referral.position_id)
     assert position is not None and referral.id is not None
+    actor = ctx.person if isinstance(ctx, Context) else None
+    principal = await acting_for(ctx.session, referral)
     # Permission first: a stale card must not show anyone out of scope who handled what.
-    if not may_act(ctx.person, transition.roles, referral, position):
+    if actor is not None and not may_act(actor, transition.roles, referral, position, principal):
         raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
     if referral.version != version or referral.state not in transition.sources:
         raise StaleAction(
@@ -190,14 +227,30 @@ async def apply_transition(
         )
     if transition.requires and not (note.strip() or (data or {}).get(transition.requires)):
         raise UserFacingError("input_missing", {"action": action, "referral_id": referral.id})
+    # The actor decided for the person whose task they hold (a delegate), never for themself.
+    actor_for = (
+        principal
+        if actor is not None and principal is not None and referral.assignee_id == actor.id
+        else None
+    )
+    if COSIGNED_ACTIONS.get(referral.state) == action:
+        cosigner = await _next_cosigner(ctx, referral, actor)
+        if cosigner is not None:
+            return await _cosign(ctx, referral, position, action, version, note, cosigner,
+                                 actor_for)
 
     target = transition.target
     if target == S.LEADER_APPROVAL and not position.leader_approval and transition.without_leader:
         target = transition.without_leader
     assignee = await assignee_for(ctx, referral, position, target, transition.to_hiring_manager)
+    kind = "feedback" if transition.to_hiring_manager else target.value
+    delegate = await delegate_for(ctx, referral, assignee, kind) if assignee else None
+    assignee_for_ = assignee if delegate is not None else None
+    assignee = delegate or assignee
     stage = "feedback" if transition.to_hiring_manager else _STAGE_OF_STATE.get(target)
     sla = ctx.settings.sla(stage, position.sla_hours) if stage else None
-    due_at = ctx.now + sla if sla else None
+    clock = clockwork(ctx)
+    due_at = await clock.add(ctx.now, sla) if sla else None
     values: dict[str, object] = {
         "state": target,
         "assignee_id": assignee.id if assignee else None,
@@ -228,11 +281,18 @@ async def apply_transition(
         )
     from_state = referral.state
     await ctx.session.refresh(referral)
+    extra: dict[str, object] = {}
+    if actor_for is not None:
+        extra["actor_for"] = actor_for.id
+    if assignee_for_ is not None:
+        extra["assignee_for"] = assignee_for_.id
+    if actor is None:
+        extra["auto"] = "timeout"
     event = await add_referral_event(
         session=ctx.session,
         event=ReferralEvent(
             referral_id=referral.id,
-            actor_id=ctx.person.id,
+            actor_id=actor.id if actor else None,
             action=action,
             from_state=from_state,
             to_state=target,
@@ -242,61 +302,93 @@ async def apply_transition(
                 "from_version": version,
                 "version": version + 1,
                 "assignee_id": assignee.id if assignee else None,
+                **extra,
             },
-            platform=ctx.event.platform,
+            platform=ctx.event.platform if isinstance(ctx, Context) else "",
             at=ctx.now,
         ),
     )
-    await reschedule_sla(ctx, referral, assignee, stage, sla)
-    return Moved(referral, position, transition, from_state, assignee, event)
-
-
-async def reschedule_sla(
-    ctx: Context,
-    referral: Referral,
-    assignee: Person | None,
-    stage: str | None,
-    sla: timedelta | None,
-) -> None:
-    """Replace the reminders of the stage left by those of the stage entered (same transaction)."""
-    assert referral.id is not None
-    subject = subject_of(referral.id)
-    await cancel_due_items(session=ctx.session, subject=subject, now=ctx.now)
-    if sla is None or assignee is None or stage is None:
-        return
-    for fraction in ctx.settings.reminder_fractions:
-        await _due(
-            ctx,
-            "sla.remind",
-            subject,
-            referral,
-            ctx.now + sla * fraction,
-            {
-                "stage": stage,
-                "fraction": fraction,
-                "assignee_id": assignee.id,
-                "version": referral.version,
-            },
-        )
-    await _due(
-        ctx,
-        "sla.escalate",
-        subject,
-        referral,
-        ctx.now + sla + ctx.settings.escalate_after,
-        {"stage": stage, "assignee_id": assignee.id, "version": referral.version},
+    await reschedule_sla(ctx, referral, assignee, stage, sla, route=False, clock=clock)
+    return Moved(
+        referral, position, transition, from_state, assignee, event, actor_for, assignee_for_
     )
 
 
-async def _due(
-    ctx: Context, kind: str, subject: str, referral: Referral, at: datetime, payload: dict
-) -> None:
-    await schedule_due_item(
+async def _next_cosigner(
+    ctx: Context | JobContext, referral: Referral, actor: Person | None
+) -> Person | None:
+    """The first approver added to this step (加签) who has not approved yet."""
+    events = await list_referral_events(session=ctx.session, referral_id=referral.id or 0)
+    entries = [i for i, e in enumerate(events) if e.to_state == referral.state
+               and e.from_state != referral.state and "assignee_id" in e.data]
+    since = events[entries[-1] + 1:] if entries else events
+    approved = {e.actor_id for e in since if e.data.get("cosigned")}
+    for event in since:
+        cosigner_id = event.data.get("cosigner_id")
+        if event.action != "task.add_approver" or not isinstance(cosigner_id, int):
+            continue
+        if cosigner_id in approved or (actor is not None and cosigner_id == actor.id):
+            continue
+        cosigner = await ctx.session.get(Person, cosigner_id)
+        if cosigner is not None and cosigner.active:
+            return cosigner
+    return None
+
+
+async def _cosign(
+    ctx: Context | JobContext,
+    referral: Referral,
+    position: Position,
+    action: str,
+    version: int,
+    note: str,
+    cosigner: Person,
+    actor_for: Person | None,
+) -> Moved:
+    """The actor approved; the step now waits on the added approver, deadline unchanged."""
+    assert referral.id is not None
+    actor = ctx.person if isinstance(ctx, Context) else None
+    ok = await move_referral(
         session=ctx.session,
-        kind=kind,
-        subject=subject,
-        due_at=at,
         referral_id=referral.id,
-        payload=payload,
-        now=ctx.now,
+        expected_state=referral.state,
+        expected_version=version,
+        values={"assignee_id": cosigner.id, "updated_at": ctx.now},
+    )
+    if not ok:
+        await ctx.session.refresh(referral)
+        raise StaleAction(
+            await find_version_event(
+                session=ctx.session, referral_id=referral.id, from_version=version
+            )
+        )
+    await ctx.session.refresh(referral)
+    data: dict[str, object] = {
+        "from_version": version,
+        "version": version + 1,
+        "assignee_id": cosigner.id,
+        "cosigned": True,
+    }
+    if actor_for is not None:
+        data["actor_for"] = actor_for.id
+    if actor is None:
+        data["auto"] = "timeout"
+    event = await add_referral_event(
+        session=ctx.session,
+        event=ReferralEvent(
+            referral_id=referral.id,
+            actor_id=actor.id if actor else None,
+            action=action,
+            from_state=referral.state,
+            to_state=referral.state,
+            note=note,
+            data=data,
+            platform=ctx.event.platform if isinstance(ctx, Context) else "",
+            at=ctx.now,
+        ),
+    )
+    await carry_reminders(ctx, referral, cosigner)
+    return Moved(
+        referral, position, TRANSITIONS[action], referral.state, cosigner, event, actor_for,
+        cosigned=True,
     )

@@ -67,7 +67,8 @@ async def test_refer_review_and_progress_in_the_browser(demo: Demo, page: object
     await be(p, "E011")
     review = p.locator(".card", has_text="推荐审核 · 张三").first  # type: ignore[attr-defined]
     await review.wait_for()
-    assert await review.locator(".card-btn").all_inner_texts() == ["通过", "需补充", "驳回"]
+    assert await review.locator(".card-btn").all_inner_texts() == [
+        "通过", "需补充", "驳回", "转交/加签"]
     card_id = await review.get_attribute("data-card-id")
     await shot(p, "sandbox-hr-review.png")
     await review.get_by_role("button", name="通过").click()

@@ -392,6 +392,406 @@ CASES: list[Case] = [
 ]
 
 
+# --- Recall cards (handlers.recall): profiles, previews, outcomes, campaigns, statistics.
+
+RECALL_CATEGORIES = ("salary", "team", "career", "commute", "family", "counter_offer", "other")
+OUTCOMES = {"replied": False, "interested": False, "rehired": False, "opted_out": False}
+
+
+def recall_profile(locale: str, **overrides: Any) -> dict[str, Any]:
+    """A profile view as ``handlers.recall.common.profile_view`` returns it."""
+    d = DATA[locale]
+    view: dict[str, Any] = {
+        "id": 7, "version": 2, "candidate": {"name": d["candidate"]},
+        "position": d["position"], "org": d["org"], "referral_id": 12, "source": "no_show",
+        "category": "team", "notes": d["note"], "needs": list(d["supplements"]),
+        "questions": list(d["requested_items"]), "interest": d["keywords"][0],
+        "tags": list(d["keywords"]),
+        "evaluations": [
+            {"action": "interview.pass", "round": 1, "score": 85, "note": d["note"],
+             "by": d["actor"]},
+            {"action": "feedback.hire", "round": None, "score": None, "note": "", "by": ""},
+        ],
+        "consent": True, "opted_out": False, "since": T0 - timedelta(days=200), "days": 200,
+        "wecom": True,
+        "history": [{"id": 3, "stage": "greeting", "status": "sent", "template": "any_greeting",
+                     "at": T0, "replied": True, "rehired": False}],
+        "contacts": 1,
+    }
+    view.update(overrides)
+    return view
+
+
+def bare_recall_profile(locale: str, **overrides: Any) -> dict[str, Any]:
+    return recall_profile(locale, **{
+        "position": "", "referral_id": "", "source": "pool", "notes": "", "needs": [],
+        "questions": [], "interest": "", "tags": [], "evaluations": [], "consent": False,
+        "history": [], "contacts": 0, **overrides})
+
+
+def recall_contact(locale: str, **overrides: Any) -> dict[str, Any]:
+    """A contact view as ``handlers.recall.common.contact_view`` returns it."""
+    d = DATA[locale]
+    view = recall_profile(locale)
+    view.update({
+        "id": 31, "version": 4, "profile_id": 7, "profile_version": 2, "status": "drafted",
+        "stage": "news", "day": 90, "template": "team_news", "text": d["reason"],
+        "edited": False, "error": None, "concern": d["note"], "sender": d["assignee"],
+        "prepared_by": d["actor"], "decided_by": "", "handed": False, "channel": "",
+        "updated_at": T0, "sent_at": None, "delivered_at": None, "outcomes": dict(OUTCOMES),
+        "failure": "",
+    })
+    view.update(overrides)
+    return view
+
+
+def recall_campaign(locale: str, **overrides: Any) -> dict[str, Any]:
+    d = DATA[locale]
+    view: dict[str, Any] = {
+        "id": 4, "version": 1, "state": "selected", "count": 12, "too_many": False, "max": 100,
+        "left_out": {"no_consent": 2, "too_soon": 1},
+        "filters": {"reason": "team", "position": d["position"], "days_min": 180,
+                    "days_max": 400, "tag": d["keywords"][0]},
+        "stage": "news",
+        "sample": [{"name": d["candidate"], "position": d["position"], "days": 200,
+                    "notes": d["note"]},
+                   {"name": d["candidate2"], "position": "", "days": 190, "notes": ""}],
+        "drafted": 0,
+    }
+    view.update(overrides)
+    return view
+
+
+def recall_stats(rows: bool) -> dict[str, Any]:
+    def row(key: str, sent: int, replied: int, rehired: int) -> dict[str, Any]:
+        return {"key": key, "drafted": sent + 2, "sent": sent, "delivered": 3, "skipped": 2,
+                "failed": 1, "replied": replied, "interested": rehired, "rehired": rehired,
+                "opted_out": 0, "reply_rate": replied * 100 // max(sent, 1),
+                "rehire_rate": rehired * 100 // max(sent, 1)}
+
+    total = row("", 10, 6, 5) if rows else row("", 0, 0, 0)
+    return {"total": total,
+            "templates": [row("team_news", 10, 6, 5), row("counter_offer_opening", 1, 0, 0)]
+            if rows else [],
+            "categories": [row("team", 10, 6, 5), row("counter_offer", 1, 0, 0)] if rows else []}
+
+
+RECALL_CASES: list[Case] = [
+    ("recall_profile", "recall_profile", lambda lc: {"r": recall_profile(lc), "stale": False}),
+    ("recall_profile-bare_stale", "recall_profile",
+     lambda lc: {"r": bare_recall_profile(lc), "stale": True}),
+    ("recall_profile-opted_out", "recall_profile",
+     lambda lc: {"r": recall_profile(lc, opted_out=True), "stale": False}),
+    *[(f"recall_categories-{page}", "recall_categories",
+       lambda lc, page=page: {"r": recall_profile(lc), "categories": RECALL_CATEGORIES,
+                              "page": page}) for page in (0, 1)],
+    ("recall_preview", "recall_preview",
+     lambda lc: {"r": recall_contact(lc), "handover": False}),
+    ("recall_preview-missing_handover", "recall_preview", lambda lc: {
+        "r": recall_contact(lc, text="", error={"kind": "missing", "detail": "changes"},
+                            status="handed", edited=True), "handover": True}),
+    ("recall_preview-too_long", "recall_preview", lambda lc: {
+        "r": recall_contact(lc, text="", error={"kind": "too_long", "detail": ""}, day=0),
+        "handover": False}),
+    ("recall_copy", "recall_copy", lambda lc: {"r": recall_contact(lc)}),
+    *[(f"recall_outcome-{status}", "recall_outcome",
+       lambda lc, status=status: {"r": recall_contact(
+           lc, status=status, sent_at=T0 if status == "sent" else None,
+           delivered_at=T0 if status == "sent" else None,
+           failure="not_friend:" if status == "failed" else "",
+           outcomes={**OUTCOMES, "replied": status == "sent"})})
+      for status in ("queued", "sent", "failed")],
+    *[(f"recall_closed-{status}", "recall_closed",
+       lambda lc, status=status: {"r": recall_contact(lc, status=status,
+                                                      decided_by=DATA[lc]["actor"]),
+                                  "stale": status == "sent"})
+      for status in ("skipped", "handed", "cancelled", "queued", "sent", "failed", "drafted")],
+    ("recall_senders", "recall_senders", lambda lc: {
+        "r": recall_contact(lc), "senders": [{"id": 5, "name": DATA[lc]["assignee"]},
+                                             {"id": 6, "name": DATA[lc]["referrer"]}]}),
+    *[(f"recall_prompt-{what}", "recall_prompt",
+       lambda lc, what=what: {"r": recall_contact(lc), "what": what, "cancelled": False})
+      for what in ("edit", "notes", "needs", "questions", "interest")],
+    ("recall_prompt-cancelled", "recall_prompt",
+     lambda lc: {"r": recall_profile(lc), "what": "notes", "cancelled": True}),
+    ("recall_campaign", "recall_campaign", lambda lc: {"r": recall_campaign(lc)}),
+    ("recall_campaign-none", "recall_campaign", lambda lc: {
+        "r": recall_campaign(lc, count=0, sample=[], left_out={}, filters={"tag": "x"})}),
+    ("recall_campaign-too_many", "recall_campaign",
+     lambda lc: {"r": recall_campaign(lc, count=150, too_many=True)}),
+    ("recall_campaign-drafted", "recall_campaign",
+     lambda lc: {"r": recall_campaign(lc, state="drafted", drafted=12)}),
+    ("recall_campaign-cancelled", "recall_campaign",
+     lambda lc: {"r": recall_campaign(lc, state="cancelled")}),
+    ("recall_stats", "recall_stats", lambda lc: {"stats": recall_stats(True)}),
+    ("recall_stats-empty", "recall_stats", lambda lc: {"stats": recall_stats(False)}),
+    *[(f"recall_blocked-{reason}", "recall_blocked",
+       lambda lc, reason=reason: {"reason": reason, "until": T0,
+                                  "candidate": DATA[lc]["candidate"]})
+      for reason in ("forbidden", "opted_out", "no_consent", "too_soon", "no_text", "too_long",
+                     "empty", "not_sent", "no_senders")],
+    ("recall_blocked-bare", "recall_blocked", lambda lc: {"reason": "too_soon"}),
+    *[(f"recall_usage-{command}", "recall_usage", lambda lc, command=command: {
+        "command": command}) for command in ("campaign", "profile", "pool")],
+    *[(f"recall_usage-{problem}", "recall_usage", lambda lc, problem=problem: {
+        "command": "campaign", "problem": problem, "value": "x"})
+      for problem in ("unknown_key", "unknown_reason", "bad_days", "unknown_stage",
+                      "no_filter", "no_profile", "not_closed", "too_many")],
+]
+CASES += RECALL_CASES
+
+
+# --- Insight cards (handlers.insight, handlers.pool): statistics, weekly report, talent pool,
+# referral bonuses.
+
+
+def stats_view(locale: str, *, empty: bool = False) -> dict[str, Any]:
+    """A statistics view as ``handlers.insight.stats.build_stats`` returns it."""
+    d = DATA[locale]
+    group = {"key": 1, "n": 12, "hired": 3, "rate": 25}
+    total = 0 if empty else 12
+    return {
+        "scope": d["org"], "since": T0 - timedelta(days=365), "until": None, "last": None,
+        "total": total, "hired": 0 if empty else 3, "open": 0 if empty else 4,
+        "hire_rate": None if empty else 25,
+        "funnel": [{"stage": s, "n": n, "rate": r} for s, n, r in (
+            ("submitted", total, 100), ("hr_passed", 8, 67), ("interviewing", 6, 75),
+            ("offer", 4, 67), ("hired", 3, 75))],
+        "stages": [] if empty else [
+            {"stage": "hr_review", "n": 12, "mean_h": 8.5, "p50_h": 7.0, "p90_h": 20.2},
+            {"stage": "leader_approval", "n": 8, "mean_h": 50.0, "p50_h": 48.0, "p90_h": 70.0},
+        ],
+        "slowest": None if empty else {"stage": "leader_approval", "n": 8, "mean_h": 50.0,
+                                       "p50_h": 48.0, "p90_h": 70.0},
+        "requirements": [{
+            "label": d["labels"][0], "met": {"n": 5, "hired": 3, "rate": 60},
+            "unmet": {"n": 5, "hired": 0, "rate": 0}, "unknown": {"n": 2, "hired": 0, "rate": 0},
+        }],
+        "scores": [{"low": low, "n": n, "hired": h, "rate": r}
+                   for low, n, h, r in ((80, 3, 2, 67), (60, 2, 1, 50), (0, 0, 0, None))],
+        "referrers": [{**group, "name": d["referrer"]}],
+        "stores": [{**group, "name": d["org"]}],
+        "positions": [{**group, "name": d["position"]}],
+        "sources": [{**group, "name": "referral"}, {**group, "name": d["keywords"][0]}],
+        "sla": [{"name": d["assignee"], "late": 2, "open": 1,
+                 "stages": [("hr_review", 1), ("leader_approval", 1)]},
+                {"name": "", "late": 0, "open": 1, "stages": []}],
+        "recall": {"sent": 0 if empty else 10, "replied": 4, "rate": 40, "interested": 2,
+                   "rehired": 1,
+                   "stages": [{"stage": "opening", "sent": 10, "replied": 4, "rate": 40,
+                               "interested": 2, "rehired": 1}],
+                   "senders": [{"kind": "hiring_manager", "sent": 10, "replied": 4, "rate": 40,
+                                "interested": 2, "rehired": 1}]},
+    }
+
+
+def pool_row(locale: str) -> dict[str, Any]:
+    d = DATA[locale]
+    return {"candidate_id": 3, "name": d["candidate"], "status": "rejected", "referral_id": 12,
+            "position": d["position"], "org": d["org"], "referrer": d["referrer"],
+            "tags": list(d["keywords"]), "updated_at": T0}
+
+
+def suggestion(locale: str) -> dict[str, Any]:
+    d = DATA[locale]
+    return {"candidate_id": 3, "name": d["candidate"], "status": "no_show", "referral_id": 12,
+            "org": d["org"], "tags": list(d["keywords"]), "of": 4,
+            "met": [{"label": d["labels"][0], "kind": "years", "found": "4.5", "required": "3",
+                     "evidence": [d["job"]]},
+                    {"label": d["labels"][3], "kind": "keywords", "found": "2",
+                     "required": "1", "evidence": list(d["keywords"])}],
+            "unmet": [d["labels"][2]], "unknown": [d["labels"][4]]}
+
+
+def bonus_row(locale: str, status: str, **overrides: Any) -> dict[str, Any]:
+    d = DATA[locale]
+    return {"id": 12, "candidate": d["candidate"], "position": d["position"], "org": d["org"],
+            "referrer": d["referrer"], "employee_no": "E020", "first_over": "",
+            "hired_at": T0, "eligible_at": DUE, "amount": 2000, "status": status, "note": "",
+            **overrides}
+
+
+CONFIG = {"probation_days": 90, "bonus_amount": 2000, "credit_days": 365}
+
+INSIGHT_CASES: list[Case] = [
+    ("stats", "stats", lambda lc: {"s": stats_view(lc), "image": "chart:1"}),
+    ("stats-empty", "stats", lambda lc: {"s": stats_view(lc, empty=True), "image": ""}),
+    *[(f"stats_forbidden-{what}", "stats_forbidden", lambda lc, what=what: {"what": what})
+      for what in ("stats", "pool", "tag", "report", "report_settings", "bonus",
+                   "bonus_settings")],
+    ("stats_usage-ambiguous", "stats_usage", lambda lc: {
+        "word": DATA[lc]["position"], "scope": DATA[lc]["org"],
+        "choices": list(DATA[lc]["ambiguous"])}),
+    ("stats_usage-unknown", "stats_usage",
+     lambda lc: {"word": DATA[lc]["position"], "scope": DATA[lc]["org"], "choices": []}),
+    *[(f"report_weekly-{n}", "report_weekly", lambda lc, n=n: {
+        "s": stats_view(lc, empty=not n), "image": "chart:2" if n else "", "payable": n,
+        "hired": n, "previous": {"total": 5, "hired": 1}}) for n in (0, 2)],
+    ("report_settings", "report_settings",
+     lambda lc: {"config": {"weekday": 4, "at": "17:00", "enabled": True}, "bad": ""}),
+    ("report_settings-bad", "report_settings", lambda lc: {
+        "config": {"weekday": 0, "at": "09:00", "enabled": False}, "bad": DATA[lc]["vague"]}),
+    ("pool", "pool", lambda lc: {"query": list(DATA[lc]["keywords"]),
+                                 "rows": [pool_row(lc)] * 2, "total": 1200,
+                                 "scope": DATA[lc]["org"], "tags": []}),
+    ("pool-none", "pool", lambda lc: {"query": [DATA[lc]["keywords"][0]], "rows": [],
+                                      "total": 0, "scope": DATA[lc]["org"], "tags": []}),
+    ("pool-overview", "pool", lambda lc: {
+        "query": [], "rows": [], "total": 0, "scope": DATA[lc]["org"],
+        "tags": [(DATA[lc]["keywords"][0], 12), (DATA[lc]["keywords"][1], 3)]}),
+    ("pool-empty", "pool", lambda lc: {"query": [], "rows": [], "total": 0,
+                                       "scope": DATA[lc]["org"], "tags": []}),
+    ("pool_tagged", "pool_tagged", lambda lc: {
+        "usage": False, "added": [DATA[lc]["keywords"][0]], "removed": [],
+        "c": pool_row(lc)}),
+    ("pool_tagged-usage", "pool_tagged", lambda lc: {"usage": True}),
+    *[(f"pool_suggest-{'demand' if on_demand else 'opened'}", "pool_suggest",
+       lambda lc, on_demand=on_demand: {
+           "position": {"title": DATA[lc]["position"], "code": "SH1-SM",
+                        "org_path": DATA[lc]["org"]},
+           "rows": [suggestion(lc)], "on_demand": on_demand, "word": "", "choices": []})
+      for on_demand in (True, False)],
+    ("pool_suggest-nobody", "pool_suggest", lambda lc: {
+        "position": {"title": DATA[lc]["position"], "code": "SH1-SM",
+                     "org_path": DATA[lc]["org"]},
+        "rows": [], "on_demand": True, "word": "", "choices": []}),
+    *[(f"pool_suggest-{'ambiguous' if choices else 'unknown'}", "pool_suggest",
+       lambda lc, choices=choices: {
+           "position": None, "rows": [], "on_demand": True, "word": DATA[lc]["position"],
+           "choices": list(DATA[lc]["ambiguous"]) if choices else []})
+      for choices in (True, False)],
+    ("bonus", "bonus", lambda lc: {
+        "rows": [bonus_row(lc, "open"),
+                 bonus_row(lc, "probation", first_over=DATA[lc]["first_referrer"]),
+                 bonus_row(lc, "void", note=DATA[lc]["note"], amount=0)],
+        "mine": False, "total": 2000, "config": CONFIG}),
+    ("bonus-mine_empty", "bonus", lambda lc: {
+        "rows": [], "mine": True, "total": 0, "config": {**CONFIG, "bonus_amount": 0}}),
+    ("bonus-scope_empty", "bonus",
+     lambda lc: {"rows": [], "mine": False, "total": 0, "config": CONFIG}),
+    *[(f"bonus_done-{outcome}", "bonus_done", lambda lc, outcome=outcome: {
+        "outcome": outcome, "b": bonus_row(lc, "paid", note=DATA[lc]["note"])})
+      for outcome in ("paid", "void", "probation", "decided")],
+    ("bonus_done-usage", "bonus_done", lambda lc: {"outcome": "usage", "b": None}),
+    ("bonus_done-not_found", "bonus_done", lambda lc: {"outcome": "not_found", "b": {"id": 12}}),
+    ("bonus_settings", "bonus_settings", lambda lc: {"config": CONFIG, "bad": ""}),
+    ("bonus_settings-bad", "bonus_settings", lambda lc: {
+        "config": {**CONFIG, "bonus_amount": 0}, "bad": DATA[lc]["vague"]}),
+]
+CASES += INSIGHT_CASES
+
+
+def period(locale: str, **overrides: Any) -> dict[str, Any]:
+    """A delegation or absence as ``handlers.delegation.period_view`` returns it."""
+    d = DATA[locale]
+    view: dict[str, Any] = {"id": 7, "person": d["assignee"], "delegate": d["actor"],
+                            "first": "12-01", "last": "12-07", "kinds": [], "leave": False,
+                            "mine": True, "active": True}
+    view.update(overrides)
+    return view
+
+
+REFUSALS = ("usage", "bad_dates", "past", "too_long", "unknown_person", "ambiguous_person",
+            "self", "inactive", "out_of_scope", "delegate_busy", "principal_is_delegate",
+            "overlap", "not_found", "nothing")
+TASK_REFUSALS = ("usage_reassign", "usage_cosign", "usage_consult", "unknown_person",
+                 "ambiguous_person", "no_task", "not_holder", "not_assignee", "cannot_act",
+                 "is_referrer", "same_person", "inactive", "out_of_scope", "no_cosign",
+                 "already_cosigner", "not_asked")
+MOVE_REASONS = ("delegate", "return", "reassign", "timeout", "auto_approved")
+
+# Delegation, leave, reassignment, 加签 / 征询, timeouts (handlers.delegation*, timeouts).
+DELEGATION_CASES: list[Case] = [
+    ("delegation_set", "delegation_set",
+     lambda lc: {"p": period(lc), "started": True, "moved": 3}),
+    ("delegation_set-later_approvals", "delegation_set",
+     lambda lc: {"p": period(lc, kinds=["leader_approval", "feedback"], active=False),
+                 "started": False, "moved": 0}),
+    ("delegation_set-leave_only", "delegation_set",
+     lambda lc: {"p": period(lc, delegate="", leave=True), "started": True, "moved": 0}),
+    ("delegation_set-leave_and_delegate", "delegation_set",
+     lambda lc: {"p": period(lc, leave=True), "started": True, "moved": 1}),
+    ("delegation_notice", "delegation_notice",
+     lambda lc: {"p": period(lc, kinds=["hr_review"]), "moved": 2}),
+    ("delegation_notice-nothing_moved", "delegation_notice",
+     lambda lc: {"p": period(lc), "moved": 0}),
+    ("delegation_list", "delegation_list", lambda lc: {"periods": [
+        period(lc), period(lc, id=8, mine=False, active=False, kinds=["leader_approval"]),
+        period(lc, id=9, delegate="", leave=True, active=False)]}),
+    ("delegation_list-empty", "delegation_list", lambda lc: {"periods": []}),
+    ("delegation_cancelled", "delegation_cancelled",
+     lambda lc: {"p": period(lc, leave=True), "returned": 2}),
+    ("delegation_cancelled-nothing_back", "delegation_cancelled",
+     lambda lc: {"p": period(lc, delegate=""), "returned": 0}),
+    *[(f"delegation_refused-{reason}", "delegation_refused",
+       lambda lc, reason=reason: {"reason": reason, "who": DATA[lc]["actor"],
+                                  "detail": "12-01 ~ 12-07", "options": ["E010", "E011"]})
+      for reason in REFUSALS],
+    ("delegation_refused-bare", "delegation_refused", lambda lc: {"reason": "usage"}),
+    *[(f"task_moved-{reason}", "task_moved",
+       lambda lc, reason=reason: {"reason": reason, "tasks": [referral(lc), bare_referral(lc)],
+                                  "to": DATA[lc]["actor"], "by": DATA[lc]["assignee"],
+                                  "note": DATA[lc]["note"], "at": T0})
+      for reason in MOVE_REASONS],
+    ("task_moved-minimal", "task_moved",
+     lambda lc: {"reason": "delegate", "tasks": [referral(lc)], "to": DATA[lc]["actor"],
+                 "at": T0}),
+    ("delegate_acted", "delegate_acted", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, action="approval.approve",
+                                              to_state="interviewing")}),
+    ("delegate_acted-final", "delegate_acted", lambda lc: {
+        "r": referral(lc, state="rejected"),
+        "outcome": outcome(lc, action="approval.reject", to_state="rejected")}),
+    ("task_options", "task_options",
+     lambda lc: {"r": referral(lc), "can_consult": True, "can_cosign": True}),
+    ("task_options-lead", "task_options",
+     lambda lc: {"r": referral(lc), "can_consult": False, "can_cosign": False}),
+    ("task_consult", "task_consult", lambda lc: {
+        "r": referral(lc, state="leader_approval"), "asker": DATA[lc]["assignee"],
+        "question": DATA[lc]["note"], "ask_id": 31}),
+    ("consult_reply", "consult_reply", lambda lc: {
+        "r": referral(lc), "by": DATA[lc]["actor"], "question": DATA[lc]["note"],
+        "answer": DATA[lc]["reason"]}),
+    *[(f"task_refused-{reason}", "task_refused",
+       lambda lc, reason=reason: {"reason": reason, "who": DATA[lc]["actor"], "rid": 12,
+                                  "options": ["E010", "E011"]})
+      for reason in TASK_REFUSALS],
+    ("task_refused-bare", "task_refused", lambda lc: {"reason": "no_task"}),
+    # Task cards held for someone else, and outcomes of delegates and of the system.
+    *[(f"{name}-on_behalf", name, lambda lc: {"r": referral(lc, on_behalf_of=DATA[lc]["actor"])})
+      for name in TASK_CARDS],
+    ("action_done-delegate", "action_done", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, actor_for=DATA[lc]["assignee"])}),
+    ("action_done-auto", "action_done", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, actor="", auto=True)}),
+    ("action_done-cosigner", "action_done", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, action="task.add_approver",
+                                              cosigner=DATA[lc]["actor"])}),
+    ("action_done-consult", "action_done", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, action="task.consult",
+                                              consultee=DATA[lc]["actor"])}),
+    ("progress_notice-auto", "progress_notice", lambda lc: {
+        "r": referral(lc), "outcome": outcome(lc, actor="", auto=True)}),
+    ("stale_action-delegate", "stale_action", lambda lc: {
+        "r": referral(lc, state="interviewing"), "by": DATA[lc]["actor"],
+        "by_for": DATA[lc]["assignee"], "auto": False, "moved_to": "", "at": T0,
+        "action": "approval.approve"}),
+    ("stale_action-moved", "stale_action", lambda lc: {
+        "r": referral(lc, state="leader_approval", on_behalf_of=DATA[lc]["assignee"]),
+        "by": "", "by_for": "", "auto": False, "moved_to": DATA[lc]["actor"], "at": T0,
+        "action": "task.delegate"}),
+    ("stale_action-auto", "stale_action", lambda lc: {
+        "r": referral(lc, state="interviewing"), "by": "", "by_for": "", "auto": True,
+        "moved_to": "", "at": T0, "action": "approval.approve"}),
+    *[(f"input_prompt-{requires}", "input_prompt",
+       lambda lc, a=action, q=requires: {"r": referral(lc), "action": a, "requires": q})
+      for requires, action in (("assignee", "task.reassign"), ("cosigner", "task.add_approver"),
+                               ("consultee", "task.consult"),
+                               ("opinion", "task.consult_reply"))],
+]
+CASES += DELEGATION_CASES
+
+
 def context(case: Case, locale: str) -> dict[str, Any]:
     return {"tz": TZ, **case[2](locale)}
 
@@ -451,12 +851,13 @@ def test_template_renders_a_valid_card(case: Case, locale: str) -> None:
         assert b.style in {"default", "primary", "danger"}
     # Button params must already be strings in the template output: platform callbacks
     # echo them back verbatim and the handlers compare them as text.
+    shown = {str(r["id"]): r for r in ([ctx["r"]] if "r" in ctx else ctx.get("tasks", []))}
     for b in raw(name, ctx, locale)["buttons"]:
         params = b["params"]
         assert all(isinstance(v, str) for v in params.values()), b
-        assert params["rid"] == str(ctx["r"]["id"])
+        assert params["rid"] in shown
         if b["action"] != "progress.show":
-            assert params["v"] == str(ctx["r"]["version"])
+            assert params["v"] == str(shown[params["rid"]]["version"])
 
 
 @pytest.mark.parametrize(("case", "locale"), CASE_PARAMS)
@@ -466,7 +867,7 @@ def test_data_is_escaped_not_interpreted(case: Case, locale: str) -> None:
     assert c.title.strip()
     text = visible_text(c)
     assert "{{" not in text.replace("{{ braces }}", "")
-    if "r" in ctx:
+    if "r" in ctx and "candidate" in ctx["r"]:
         # The name survives verbatim, quotes, backslashes and line break included.
         assert ctx["r"]["candidate"]["name"] in c.title + "".join(f.value for f in c.fields)
 
@@ -521,14 +922,16 @@ def test_missing_nested_key_raises(locale: str) -> None:
 
 @pytest.mark.parametrize(
     ("locale", "labels"),
-    [("zh", ["通过", "需补充", "驳回"]), ("en", ["Approve", "Need more info", "Reject"])],
+    [("zh", ["通过", "需补充", "驳回", "转交/加签"]),
+     ("en", ["Approve", "Need more info", "Reject", "Reassign…"])],
 )
 def test_review_task_buttons(locale: str, labels: list[str]) -> None:
     r = referral(locale, state="hr_review")
     c = card("review_task", {"r": r}, locale)
-    assert [b.action for b in c.buttons] == ["review.pass", "review.need_info", "review.reject"]
+    assert [b.action for b in c.buttons] == [
+        "review.pass", "review.need_info", "review.reject", "task.options"]
     assert [b.label for b in c.buttons] == labels
-    assert [b.style for b in c.buttons] == ["primary", "default", "danger"]
+    assert [b.style for b in c.buttons] == ["primary", "default", "danger", "default"]
     assert all(b.params == {"rid": "12", "v": "3"} for b in c.buttons)
     assert DUE_DT in c.status
     assert r["candidate"]["name"] in c.title and r["position"]["title"] in c.title
@@ -538,8 +941,8 @@ def test_review_task_buttons(locale: str, labels: list[str]) -> None:
 @pytest.mark.parametrize(
     ("name", "actions"),
     [
-        ("approval_task", ["approval.approve", "approval.reject"]),
-        ("feedback_task", ["feedback.hire", "feedback.another", "feedback.no"]),
+        ("approval_task", ["approval.approve", "approval.reject", "task.options"]),
+        ("feedback_task", ["feedback.hire", "feedback.another", "feedback.no", "task.options"]),
         ("interview_task", ["interview.pass", "interview.fail", "feedback.request", "offer.make"]),
         ("offer_task", ["offer.hired", "offer.no_show", "offer.declined"]),
     ],
@@ -547,7 +950,8 @@ def test_review_task_buttons(locale: str, labels: list[str]) -> None:
 def test_task_card_buttons(name: str, actions: list[str], locale: str) -> None:
     c = card(name, {"r": referral(locale)}, locale)
     assert [b.action for b in c.buttons] == actions
-    assert all(action in TRANSITIONS for action in actions)
+    # Decisions are workflow transitions; approvers also get reassign / add approver.
+    assert all(action in TRANSITIONS or action == "task.options" for action in actions)
     assert all(b.params == {"rid": "12", "v": "3"} for b in c.buttons)
 
 
@@ -833,7 +1237,7 @@ def test_text_card_of_english_review_task() -> None:
     assert lines[0] == "┌ Referral review · Alice Chen · Store Manager"
     assert lines[1] == f"│ « Awaiting review · due {DUE_DT} »"
     assert "│ Candidate: Alice Chen" in lines
-    assert "│ [1] Approve  [2] Need more info  [3] Reject" in lines
+    assert "│ [1] Approve  [2] Need more info  [3] Reject  [4] Reassign…" in lines
     assert lines[-1] == "└ You can also reply: approve / needinfo / reject + ID"
 
 
@@ -879,7 +1283,8 @@ def test_escalation_names_assignee_and_overdue_time(locale: str) -> None:
     assert {"zh": "1.0 天", "en": "1.0 days"}[locale] in c.body
     assert DUE_DT in c.body
     assert {"zh": "待HR审核", "en": "Awaiting HR review"}[locale] in c.body
-    assert [(b.action, b.params) for b in c.buttons] == [("progress.show", {"rid": "12"})]
+    assert [(b.action, b.params) for b in c.buttons] == [
+        ("progress.show", {"rid": "12"}), ("task.reassign", {"rid": "12", "v": "3"})]
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -61,7 +61,7 @@ async def test_reminder_in_quiet_hours_waits_for_morning_and_carries_the_buttons
         ("E011", "⏰ 催办 · 推荐审核 · 张三 · 店长")
     ]
     reminder = sent[0].card
-    assert [b.label for b in reminder.buttons] == ["通过", "需补充", "驳回"]
+    assert [b.label for b in reminder.buttons] == ["通过", "需补充", "驳回", "转交/加签"]
     await chat.tap("E011", reminder, "通过")  # one tap from the reminder finishes the task
     assert chat.inbox("E010")[-1].title == "推荐审批 · 张三 · 店长"
 

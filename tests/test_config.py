@@ -11,15 +11,18 @@ from pathlib import Path
 import pytest
 
 from bot.config import (
+    CalendarConfig,
     Config,
     ConfigError,
     DatabaseConfig,
     DingTalkConfig,
     QuietHoursConfig,
+    RecallConfig,
     RetentionConfig,
     SchedulerConfig,
     ServerConfig,
     SlaConfig,
+    TimeoutsConfig,
     WeComConfig,
     load_config,
 )
@@ -28,7 +31,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 SECTIONS = {
     "database": DatabaseConfig, "dingtalk": DingTalkConfig, "wecom": WeComConfig,
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
-    "scheduler": SchedulerConfig, "server": ServerConfig,
+    "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
+    "calendar": CalendarConfig, "timeouts": TimeoutsConfig,
 }
 AES_KEY = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN012"  # 43 valid characters
 

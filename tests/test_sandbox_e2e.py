@@ -32,7 +32,7 @@ async def test_a_full_referral_through_the_fake_platform(demo: Demo, platform: s
     await demo.seen("E020", platform, "推荐已提交", "张三")
 
     review = await demo.card("E011", platform, titled("推荐审核 · 张三"))
-    assert [b["label"] for b in review["buttons"]] == ["通过", "需补充", "驳回"]
+    assert [b["label"] for b in review["buttons"]] == ["通过", "需补充", "驳回", "转交/加签"]
     await demo.tap("E011", platform, review, "通过")
     # The tapped card changes in place: same card, new state, no buttons left to tap.
     done = await demo.card(

@@ -90,7 +90,7 @@ async def test_r2_hiring_manager_feedback_then_offer_and_hire(
     await chat.tap("E011", chat.inbox("E011")[-1], "请用人经理反馈")
     feedback = chat.inbox("E021")[-1]
     assert feedback.title == "候选人反馈 · 张三 · 店长"
-    assert [b.label for b in feedback.buttons] == ["录用", "再面一轮", "不合适"]
+    assert [b.label for b in feedback.buttons] == ["录用", "再面一轮", "不合适", "转交"]
     await chat.tap("E021", feedback, "录用")
     sent = await chat.say("E021", "技术能力符合要求")
     assert (await db.referral(demo, 1)).state == ReferralState.OFFER

@@ -33,9 +33,9 @@ STATE_LABELS = {
     "interviewing": "面试中", "offer": "已发offer", "hired": "已入职", "rejected": "未通过",
     "withdrawn": "已撤回", "no_show": "未到岗",
 }
-REVIEW_BUTTONS = ("通过", "需补充", "驳回")
+REVIEW_BUTTONS = ("通过", "需补充", "驳回", "转交/加签")
 INTERVIEW_BUTTONS = ("未通过", "请用人经理反馈", "发offer")
-FEEDBACK_BUTTONS = ("录用", "再面一轮", "不合适")
+FEEDBACK_BUTTONS = ("录用", "再面一轮", "不合适", "转交")
 OFFER_BUTTONS = ("已入职", "未到岗", "拒绝offer")
 
 

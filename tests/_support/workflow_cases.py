@@ -35,7 +35,7 @@ _OFFER = ("E011", "offer跟进 · 张三 · 店长", OFFER_BUTTONS)
 
 CASES = [
     Case("review.pass", "hr_review", "E011", "通过", None, "leader_approval", "E010",
-         ("E010", "推荐审批 · 张三 · 店长", ("同意", "驳回"))),
+         ("E010", "推荐审批 · 张三 · 店长", ("同意", "驳回", "转交/加签"))),
     Case("review.need_info", "hr_review", "E011", "需补充", "近三年业绩；店长经历", "needs_info",
          "E020", ("E020", "需要补充材料 · 张三", ())),
     Case("review.reject", "hr_review", "E011", "驳回", "零售经验不足", "rejected", None, None),

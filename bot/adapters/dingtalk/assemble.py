@@ -15,6 +15,7 @@ import httpx
 from bot.adapters.base import EventSink
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
+from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.adapters.dingtalk.stream import DingTalkStream
@@ -69,6 +70,7 @@ def assemble(
         client, config.card_template_id, config.robot_code,
         callback_route_key=CARD_ROUTE_KEY if http_mode else None,
         todos=todos,
+        images=DingTalkCardImages(client, session_factory) if session_factory else None,
     )
     if http_mode:
         return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))

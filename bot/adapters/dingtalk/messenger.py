@@ -19,6 +19,7 @@ from typing import Any
 from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
+from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.errors import PlatformError
 from bot.messenger import OutboundMessage, TransientDeliveryError
@@ -59,6 +60,7 @@ class DingTalkMessenger:
         plain_as_markdown: bool = False,
         callback_route_key: str | None = None,
         todos: DingTalkTodos | None = None,
+        images: DingTalkCardImages | None = None,
     ) -> None:
         """Configure where and how cards go.
 
@@ -70,6 +72,7 @@ class DingTalkMessenger:
             callback_route_key: HTTP mode: taps go to the URL registered under this key
                 (:meth:`DingTalkClient.register_card_callback`) instead of the Stream.
             todos: Delivers to-do rows; without it they fail as not configured.
+            images: Sends the picture a card refers to after it; without it cards go alone.
         """
         self.client = client
         self.card_template_id = card_template_id
@@ -77,6 +80,7 @@ class DingTalkMessenger:
         self.plain_as_markdown = plain_as_markdown
         self.callback_route_key = callback_route_key
         self.todos = todos
+        self.images = images
 
     def out_track_id(self, message: OutboundMessage) -> str:
         """The card instance id: from the card key and recipient, else the outbox key.
@@ -122,6 +126,7 @@ class DingTalkMessenger:
             raise PlatformError(PLATFORM, "unknown_kind", message.kind)
         if self.plain_as_markdown and not card.buttons and not card.key:
             await self._send_markdown(message)
+            await self._send_image(message)
             return
         space, target = space_of(message)
         body = create_and_deliver_body(
@@ -143,6 +148,11 @@ class DingTalkMessenger:
         except CardNotDelivered as err:
             # The instance exists; the outbox's retry re-delivers it (above) with backoff.
             raise TransientDeliveryError(f"dingtalk card not delivered: {err.errmsg}") from err
+        await self._send_image(message)
+
+    async def _send_image(self, message: OutboundMessage) -> None:
+        if message.card.image and self.images is not None:
+            await self.images.send(message)
 
     async def _send_file(self, message: OutboundMessage) -> None:
         """A file someone sent the robot, as a markdown message linking its download URL."""
@@ -152,12 +162,7 @@ class DingTalkMessenger:
         url = await self.client.message_file_url(file["ref"])
         title, text = card_markdown(message.card)
         text += f"\n\n[{file.get('filename') or file.get('kind') or 'file'}]({url})"
-        params = {"title": title, "text": text}
-        space, target = space_of(message)
-        if space == "IM_GROUP":
-            await self.client.send_group(target, "sampleMarkdown", params)
-        else:
-            await self.client.batch_send([target], "sampleMarkdown", params)
+        await self._robot_markdown(message, title, text)
 
     async def _send_markdown(self, message: OutboundMessage) -> None:
         title, text = card_markdown(message.card)
@@ -170,6 +175,10 @@ class DingTalkMessenger:
             )
             if sent:
                 return
+        await self._robot_markdown(message, title, text)
+
+    async def _robot_markdown(self, message: OutboundMessage, title: str, text: str) -> None:
+        """A markdown robot message to the message's person or group (OpenAPI, metered)."""
         params = {"title": title, "text": text}
         space, target = space_of(message)
         if space == "IM_GROUP":

@@ -78,6 +78,9 @@ class CallbackCrypto:
             raise ValueError("EncodingAESKey must decode to 32 bytes") from err
         self._token = token
         self._corp_id = corp_id.encode()
+        # One cipher for the app's key (the IV is the key's first half); each message gets
+        # a decryptor of its own from it.
+        self._cipher = WeChatCipher(self._wechat.key)
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         """Check the GET verification request and return the decrypted ``echostr``.
@@ -110,7 +113,7 @@ class CallbackCrypto:
             raise bad_encoding("base64") from None
         if not raw or len(raw) % BLOCK:
             raise bad_encoding("length")
-        plain = WeChatCipher(self._wechat.key).decrypt(raw)
+        plain = self._cipher.decrypt(raw)
         pad = plain[-1]
         if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
             raise bad_encoding("padding")

@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.ids import make_task_id
 from bot.adapters.wecom.limits import MemberRateLimiter
+from bot.adapters.wecom.media import WeComCardImages
+from bot.adapters.wecom.recall import RecallDelivery
 from bot.errors import PlatformError
 from bot.events import Platform
 from bot.messenger import OutboundMessage, TransientDeliveryError
@@ -95,6 +97,9 @@ class WeComMessenger:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.card_url = card_url
         self.limiter = limiter or MemberRateLimiter(clock=lambda: self.clock().timestamp())
+        self.images = WeComCardImages(client, session_factory)
+        # Recall messages to candidates: mass-send tasks the sender confirms, and their result.
+        self.recall = RecallDelivery(client, session_factory, clock=lambda: self.clock())
 
     async def deliver(self, message: OutboundMessage) -> None:
         """Send or update one card; raises TransientDeliveryError to be retried later.
@@ -110,6 +115,12 @@ class WeComMessenger:
             return
         if message.kind == "file":
             await self._send_file(message)
+            return
+        if message.kind == "recall":
+            await self.recall.send(message)
+            return
+        if message.kind == "recall_poll":
+            await self.recall.poll(message)
             return
         if message.group:
             # The app chat is 1:1; WeCom events never name a group conversation.
@@ -185,6 +196,10 @@ class WeComMessenger:
             raise PlatformError(PLATFORM, "invaliduser", "message reached nobody")
         if card.key:
             await self._record(card.key, target, task_id, sent.response_code)
+        # The picture is a message of its own and counts against the member's limit too;
+        # when that is spent it is skipped: the card already says the same in words.
+        if card.image and self.limiter.try_acquire(target) is None:
+            await self.images.send(target, card.image)
 
     async def _record(self, key: str, target: str, task_id: str, code: str) -> None:
         # The message is out; failing here must not make the outbox send it again.
