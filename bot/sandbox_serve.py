@@ -34,6 +34,7 @@ APP_SECRET = "sandbox-secret"
 TEMPLATE = "hrbot-card"
 WECOM_SECRET = "sandbox-wecom-secret"
 CALLBACK_PATH = "/wecom/callback"
+PLATFORMS = ("dingtalk", "wecom")
 
 
 class ShiftedClock:
@@ -59,8 +60,11 @@ def sandbox_settings(bot_url: str) -> SandboxSettings:
     )
 
 
-def bot_config(config: Config, fakes: SandboxSettings, sandbox_url: str) -> Config:
-    """``config`` with both platforms pointed at the sandbox (and the sandbox's database)."""
+def bot_config(
+    config: Config, fakes: SandboxSettings, sandbox_url: str,
+    platforms: tuple[str, ...] = PLATFORMS,
+) -> Config:
+    """``config`` with ``platforms`` pointed at the sandbox (and the sandbox's database)."""
     database = config.database
     if database.url == DEFAULT_DATABASE:
         database = replace(database, url=SANDBOX_DATABASE)
@@ -74,13 +78,21 @@ def bot_config(config: Config, fakes: SandboxSettings, sandbox_url: str) -> Conf
         token=fakes.wecom_token, encoding_aes_key=fakes.wecom_encoding_aes_key,
         api_base=sandbox_url, callback_path=CALLBACK_PATH,
     )
-    return replace(config, database=database, dingtalk=dingtalk, wecom=wecom)
+    return replace(
+        config, database=database,
+        dingtalk=dingtalk if "dingtalk" in platforms else None,
+        wecom=wecom if "wecom" in platforms else None,
+    )
 
 
 async def start_sandboxed(
-    config: Config, *, sandbox_port: int
+    config: Config, *, sandbox_port: int, platforms: tuple[str, ...] = PLATFORMS
 ) -> tuple[RunningBot, str, Callable[[], Awaitable[None]]]:
-    """Start the fakes and the bot; returns the bot, the page's URL and how to stop the fakes."""
+    """Start the fakes and the bot; returns the bot, the page's URL and how to stop the fakes.
+
+    ``platforms`` narrows which fakes the bot uses (people reachable on both get clock-sent
+    cards on the first one, so a WeCom-only bot shows WeCom's own recall flow).
+    """
     host = config.server.host
     bot_url = f"http://{host}:{config.server.port}"
     clock = ShiftedClock()
@@ -93,7 +105,7 @@ async def start_sandboxed(
 
     fakes = replace(sandbox_settings(bot_url), on_clock_advance=on_clock_advance)
     runner, sandbox_url = await start_sandbox(fakes, host, sandbox_port)
-    config = bot_config(config, fakes, sandbox_url)
+    config = bot_config(config, fakes, sandbox_url, platforms)
     await upgrade_database(config.database.url)
     database = open_database(config)
     people, positions = await seed_demo(database.session_factory)

@@ -93,3 +93,89 @@ async def test_a_candidate_adding_the_referrer_on_wecom_is_linked_and_welcomed(
             await asyncio.sleep(0.05)
     assert received[0]["text"].startswith("张三您好，我是张经理，感谢添加！")
     assert received[0]["from_userid"] == "zhangjl"
+
+
+async def until_daytime(demo: Demo, days: float) -> None:
+    """Advance the sandbox (and bot) clock by at least ``days`` to a weekday 10:00."""
+    now = datetime.fromisoformat((await demo.api.get("clock")).json()["now"])
+    target = (now + timedelta(days=days)).replace(hour=10, minute=0)
+    while target < now + timedelta(days=days) or target.weekday() >= 5:
+        target += timedelta(days=1)
+    response = await demo.api.post(
+        "clock/advance", json={"seconds": (target - now).total_seconds()})
+    assert response.status_code == 200, response.text
+
+
+async def no_show_on(demo: Demo, platform: str) -> None:
+    """张三 referred, approved, offered, then recorded as a no-show for lack of mentoring."""
+    await demo.say("E020", platform, REFER)
+    steps = (("E011", "推荐审核 · 张三", "通过"), ("E010", "推荐审批 · 张三", "同意"),
+             ("E011", "面试安排 · 张三", "发offer"), ("E011", "offer跟进 · 张三", "未到岗"))
+    for who, title, label in steps:
+        card = await demo.card(who, platform, lambda c, t=title, b=label: c["title"].startswith(t)
+                               and any(x["label"] == b for x in c["buttons"]))
+        await demo.tap(who, platform, card, label)
+    choice = await demo.card("E011", platform, titled("未到岗原因 · 张三"))
+    if not any(b["label"] == "团队氛围/缺少带教" for b in choice["buttons"]):
+        await demo.tap("E011", platform, choice, "更多原因…")
+        choice = await demo.card("E011", platform, lambda c: c["title"].startswith(
+            "未到岗原因 · 张三") and any(b["label"] == "团队氛围/缺少带教" for b in c["buttons"]))
+    await demo.tap("E011", platform, choice, "团队氛围/缺少带教")
+    await until_daytime(demo, 0)  # the profile card waits out quiet hours like any card
+    profile = await demo.card("E011", platform, titled("人才档案 · 张三"))
+    await demo.tap("E011", platform, profile, "记录原话")
+    await demo.seen("E011", platform, "记录候选人的原话 · 张三", "等待你的回复")
+    await demo.say("E011", platform, "团队太年轻，没有有经验的带教")
+    # Tap the card as it is after the note: an older version of it is stale by design.
+    profile = await demo.card("E011", platform, lambda c: c["title"].startswith(
+        "人才档案 · 张三") and "没有有经验的带教" in c["body"] + str(c["fields"]))
+    await demo.tap("E011", platform, profile, "同意联系")
+    await demo.card("E011", platform, lambda c: c["title"].startswith("人才档案 · 张三")
+                    and "同意联系" not in [b["label"] for b in c["buttons"]])
+
+
+@pytest.fixture
+async def wecom_only(tmp_path: Path) -> AsyncIterator[Demo]:
+    async with running_sandbox(tmp_path, platforms=("wecom",)) as running:
+        yield running
+
+
+async def test_a_recall_sent_on_wecom_reaches_the_candidate(wecom_only: Demo) -> None:
+    demo = wecom_only
+    await no_show_on(demo, "wecom")
+    # The candidate added 李HR on WeCom through a QR code made for them.
+    added = await demo.api.post("contact_added", json={
+        "employee": "E011", "name": "张三", "state": "cand-1"})
+    assert added.status_code == 200, added.text
+    external = added.json()["candidate"]["external_userid"]
+
+    await until_daytime(demo, 31)
+    preview = await demo.card("E011", "wecom", titled("召回预览 · 张三"))
+    await demo.tap("E011", "wecom", preview, "发送")
+    # Nothing reaches the candidate until 李HR confirms the mass-send task in the client.
+    async with asyncio.timeout(WAIT):
+        while not (tasks := (await demo.inbox("E011", "wecom"))["tasks"]):
+            await asyncio.sleep(0.05)
+    # Day 30 is a greeting in 李HR's name, no job talk yet.
+    assert tasks[0]["text"].startswith("张三你好，我是李HR") and tasks[0]["status"] == "pending"
+    candidate = (await demo.api.get("candidate", params={"external_userid": external})).json()
+    assert [m for m in candidate["candidate"]["messages"] if m["msgid"] == tasks[0]["msgid"]] == []
+    confirmed = await demo.api.post("confirm", json={"person": "E011", "msgid": tasks[0]["msgid"]})
+    assert confirmed.status_code == 200, confirmed.text
+    candidate = (await demo.api.get("candidate", params={"external_userid": external})).json()
+    [recall] = [m for m in candidate["candidate"]["messages"] if m["msgid"] == tasks[0]["msgid"]]
+    assert recall["text"] == tasks[0]["text"] and recall["from_userid"] == "lihr"
+    # The bot polls get_groupmsg_send_result and tells HR it was delivered.
+    await until_daytime(demo, 1)
+    await demo.seen("E011", "wecom", "召回 · 张三", "已送达")
+
+
+async def test_a_recall_outside_wecom_is_copied_and_marked_sent(demo: Demo) -> None:
+    await no_show_on(demo, "dingtalk")
+    await until_daytime(demo, 31)
+    preview = await demo.card("E011", "dingtalk", titled("召回预览 · 张三"))
+    await demo.tap("E011", "dingtalk", preview, "发送")
+    copy = await demo.card("E011", "dingtalk", titled("请复制并发送 · 张三"))
+    assert copy["body"].startswith("张三你好，我是李HR")
+    await demo.tap("E011", "dingtalk", copy, "已发送")
+    await demo.seen("E011", "dingtalk", "召回 · 张三", "已发送")

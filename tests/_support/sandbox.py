@@ -83,13 +83,17 @@ class Demo:
 
 
 @asynccontextmanager
-async def running_sandbox(tmp_path: Path) -> AsyncIterator[Demo]:
+async def running_sandbox(
+    tmp_path: Path, platforms: tuple[str, ...] = ("dingtalk", "wecom")
+) -> AsyncIterator[Demo]:
     """The sandbox and the bot, running until the block ends."""
     config = Config(
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}"),
         server=ServerConfig(host="127.0.0.1", port=free_port()),
     )
-    bot, page, stop_fakes = await start_sandboxed(config, sandbox_port=free_port())
+    bot, page, stop_fakes = await start_sandboxed(
+        config, sandbox_port=free_port(), platforms=platforms
+    )
     bot.runtime.sweep_seconds = 0.2
     bot.runtime.start()
     try:
@@ -97,7 +101,9 @@ async def running_sandbox(tmp_path: Path) -> AsyncIterator[Demo]:
             page_html = await api.get(page)
             assert page_html.status_code == 200 and "hrbot" in page_html.text
             async with asyncio.timeout(WAIT):  # the Stream client connects in the background
-                while not (await api.get("status")).json()["dingtalk"]["connected"]:
+                while "dingtalk" in platforms and not (
+                    await api.get("status")
+                ).json()["dingtalk"]["connected"]:
                     await asyncio.sleep(0.05)
             yield Demo(api=api, bot=bot, page=page)
     finally:
