@@ -48,3 +48,10 @@ from handlers import delegation, delegation_reassign  # noqa: E402
 
 ROUTERS = (*ROUTERS, delegation.router, delegation_reassign.router)
 DUE_HANDLERS = {**DUE_HANDLERS, **delegation.DUE_HANDLERS}
+
+# Personal data: consent, erasure requests, retention.
+from handlers import gdpr, retention  # noqa: E402
+
+ROUTERS = (*ROUTERS, gdpr.router)
+DUE_HANDLERS = {**DUE_HANDLERS, **retention.DUE_HANDLERS}
+RECURRING = (*RECURRING, retention.schedule_retention)

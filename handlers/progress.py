@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.errors import UserFacingError
+from bot.log import dispatch_log
 from bot.routing import Router
 from handlers.announce import task_card_name
+from handlers.permissions import PERMISSIONS, VIEW
 from handlers.referral_form import normalize_text
 from handlers.views import card_key, referral_view
 from handlers.workflow import may_act
 from storage.models import Candidate, Position, Referral
+from storage.repo.audit import record_audit
 from storage.repo.conversations import get_draft, get_pending_input
 from storage.repo.referrals import (
     get_referral,
@@ -58,6 +61,9 @@ async def tap_progress(ctx: Context) -> None:
 async def visible_referral(ctx: Context, referral_id: int, action: str) -> Referral:
     """The referral, if the actor may see it: its assignee, or a viewer role in scope.
 
+    A permitted read of the full profile is audited; a refusal (a forged or guessed id) is
+    logged.
+
     Raises:
         UserFacingError: No such referral, or not the actor's to see (``action`` names why).
     """
@@ -66,10 +72,22 @@ async def visible_referral(ctx: Context, referral_id: int, action: str) -> Refer
         raise UserFacingError("not_found", {"referral_id": referral_id})
     position = await ctx.session.get(Position, referral.position_id)
     assert position is not None
-    if referral.assignee_id != ctx.person.id and not may_act(
-        ctx.person, _VIEWERS, referral, position
-    ):
+    allowed = referral.assignee_id == ctx.person.id or may_act(
+        ctx.person, PERMISSIONS[VIEW], referral, position
+    )
+    if not allowed:
+        # The handler's savepoint is rolled back on refusal: the log line and the inbox row's
+        # outcome ("…!forbidden") are what keep it on record.
+        dispatch_log.warning(
+            "refused: event=%s actor=%s action=%s referral=%s",
+            ctx.event.event_id, ctx.person.id, action, referral.id,
+        )
         raise UserFacingError("forbidden", {"action": action, "referral_id": referral.id})
+    await record_audit(
+        session=ctx.session, at=ctx.now, action="view", candidate_id=referral.candidate_id,
+        referral_id=referral.id, actor_id=ctx.person.id, platform=ctx.event.platform,
+        detail={"via": action},
+    )
     return referral
 
 

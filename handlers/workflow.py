@@ -14,8 +14,9 @@ from bot.errors import UserFacingError
 from handlers.calendar import clockwork
 from handlers.calendar_sla import carry_reminders, reschedule_sla, subject_of
 from handlers.delegation_rules import acting_for, delegate_for
+from handlers.permissions import permits
 from storage.models import Person, Position, Referral, ReferralEvent, ReferralState
-from storage.repo.people import in_scope, nearest_with_role
+from storage.repo.people import nearest_with_role
 from storage.repo.positions import get_position
 from storage.repo.referrals import (
     add_referral_event,
@@ -130,33 +131,12 @@ def may_act(
     position: Position,
     acting_for: Person | None = None,
 ) -> bool:
-    """Role and scope check; nobody decides on a referral they made, except as its referrer.
+    """Role and scope check from the permission table (``handlers.permissions``).
 
-    A delegate holding the task for ``acting_for`` may do what that person may do.
+    Nobody decides on a referral they made, except as its referrer; a delegate holding the
+    task for ``acting_for`` may do what that person may do.
     """
-    if "referrer" in roles and person.id == referral.referrer_id:
-        return True
-    if person.id == referral.referrer_id:
-        return False
-    if (
-        acting_for is not None
-        and acting_for.id != person.id
-        and referral.assignee_id == person.id
-        and may_act(acting_for, roles, referral, position)
-    ):
-        return True
-    scoped = in_scope(person.org_path, position.org_path)
-    if "hr" in roles and "hr" in person.roles and scoped:
-        return True
-    leads = referral.assignee_id == person.id or scoped
-    if "leader" in roles and "leader" in person.roles and leads:
-        return True
-    if "hiring_manager" in roles:
-        if position.hiring_manager_id == person.id or referral.assignee_id == person.id:
-            return True
-        if "hiring_manager" in person.roles and scoped:
-            return True
-    return False
+    return permits(person, roles, referral, position, acting_for)
 
 
 async def assignee_for(

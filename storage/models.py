@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import EncryptedString, UTCDateTime
 
 # Named constraints, so later migrations (SQLite batch mode included) can alter or drop them.
 SQLModel.metadata.naming_convention = {
@@ -99,8 +99,9 @@ class Position(SQLModel, table=True):
 class Candidate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
-    phone: str | None = Field(default=None, index=True)
-    email: str | None = Field(default=None, index=True)
+    # Sealed at rest with HRBOT_DATA_KEY; found through the blind indexes below.
+    phone: str | None = Field(default=None, sa_type=EncryptedString)
+    email: str | None = Field(default=None, sa_type=EncryptedString)
     education: str | None = None
     # [{"start": "2019-03-01", "end": null, "company": "", "industry": "", "title": ""}]
     work_history: list[dict[str, Any]] = Field(
@@ -114,6 +115,10 @@ class Candidate(SQLModel, table=True):
     consent: bool = False
     consent_at: datetime | None = _ts(nullable=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    phone_hash: str | None = Field(default=None, index=True)
+    email_hash: str | None = Field(default=None, index=True)
+    # Set when retention or an erasure request removed the personal data (the row stays).
+    anonymized_at: datetime | None = _ts(nullable=True)
 
 
 class Referral(SQLModel, table=True):
@@ -457,3 +462,39 @@ class CalendarDay(SQLModel, table=True):
     name: str = ""
     source: str = ""
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuditRecord(SQLModel, table=True):
+    """Who read or did what to a candidate's personal data, when, from which platform.
+
+    Transitions stay in ``referral_event``; this holds reads of the full profile, refusals,
+    consent, exports, erasures and retention. Details never repeat the personal data itself.
+    """
+
+    __tablename__ = "audit_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = ""  # "cli:<os user>" or "system:retention" when no person acted
+    platform: str = ""
+    action: str  # view | denied | consent | export | erase | anonymize
+    # No foreign keys: the trail must outlive whatever it is about.
+    candidate_id: int | None = Field(default=None, index=True)
+    referral_id: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+from sqlalchemy import event as _sa_event  # noqa: E402
+
+from storage.crypto import blind_index  # noqa: E402
+
+
+def _index_contacts(_mapper: Any, _connection: Any, candidate: Candidate) -> None:
+    # Kept in step with every write of phone/email, so duplicate detection never misses a row.
+    candidate.phone_hash = blind_index(candidate.phone) if candidate.phone else None
+    candidate.email_hash = blind_index(candidate.email) if candidate.email else None
+
+
+_sa_event.listen(Candidate, "before_insert", _index_contacts)
+_sa_event.listen(Candidate, "before_update", _index_contacts)

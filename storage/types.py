@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
+
+from storage.crypto import decrypt, encrypt, is_encrypted
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -26,3 +28,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A string sealed with the data key on the way in (``storage.crypto``), opened on the way out.
+
+    Equality queries on this column cannot work (every write has a fresh nonce): look rows up
+    by a blind index column instead.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or is_encrypted(value):
+            return value
+        return encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else decrypt(value)

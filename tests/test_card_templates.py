@@ -790,6 +790,14 @@ DELEGATION_CASES: list[Case] = [
                                ("opinion", "task.consult_reply"))],
 ]
 CASES += DELEGATION_CASES
+# Personal data: consent, erasure, usage and unknown candidate (handlers/gdpr.py).
+CASES += [
+    ("privacy-erased", "privacy", lambda lc: {"outcome": "erased", "candidate_id": 7}),
+    ("privacy-consent", "privacy", lambda lc: {"outcome": "consent", "referral_id": 12, "at": T0}),
+    ("privacy-usage", "privacy", lambda lc: {"outcome": "usage"}),
+    ("privacy-not_found", "privacy", lambda lc: {"outcome": "not_found", "candidate_id": 7}),
+]
+
 
 
 def context(case: Case, locale: str) -> dict[str, Any]:
@@ -1298,3 +1306,4 @@ def test_daily_digest_sections(locale: str) -> None:
         next(x for x in CASES if x[0] == "daily_digest-reviews_only"), locale), locale)
     assert len(bullets(only.body)) == 1
     assert only.body.count("**") == 2
+

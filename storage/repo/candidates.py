@@ -1,10 +1,14 @@
-"""Candidates: found by normalised phone or email, so one person is one row."""
+"""Candidates: found by normalised phone or email, so one person is one row.
+
+Phone and email are encrypted at rest; lookups match their blind indexes (``storage.crypto``).
+"""
 
 from __future__ import annotations
 
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.crypto import blind_indexes
 from storage.models import Candidate
 
 
@@ -13,9 +17,9 @@ async def find_candidate(
 ) -> Candidate | None:
     clauses = []
     if phone:
-        clauses.append(Candidate.phone == phone)
+        clauses.append(col(Candidate.phone_hash).in_(blind_indexes(phone)))
     if email:
-        clauses.append(Candidate.email == email)
+        clauses.append(col(Candidate.email_hash).in_(blind_indexes(email)))
     if not clauses:
         return None
     result = await session.exec(select(Candidate).where(or_(*clauses)).order_by(Candidate.id))
