@@ -41,6 +41,7 @@ def settings_from_config(config: Config) -> Settings:
         recall_min_days_between=config.recall.min_days_between,
         recall_templates_dir=config.recall.templates_dir,
         recall_news=dict(config.recall.news),
+        retention_days=config.retention.days,
     )
 
 

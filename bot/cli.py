@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.app import open_database, settings_from_config
 from bot.config import Config, ConfigError, load_config
+from bot.log import configure_logging
 from storage.db import SessionFactory
 
 
@@ -43,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--kind", choices=("stats", "bonus"), default="stats")
     report.add_argument("--format", choices=("csv", "xlsx", "html"), default="csv")
     report.add_argument("--out", "-o", default="-", help="file (default: standard output)")
+    gdpr = commands.add_parser("gdpr", help="data-subject requests: export, erase; key rotation")
+    gdpr_do = gdpr.add_subparsers(dest="gdpr", required=True)
+    for name, text in (("export", "everything held about a candidate, as JSON"),
+                       ("erase", "anonymise a candidate (audited)")):
+        sub = gdpr_do.add_parser(name, help=text)
+        sub.add_argument("--candidate", type=int, help="candidate id")
+        sub.add_argument("--phone", help="the candidate's phone number")
+        if name == "export":
+            sub.add_argument("--out", "-o", default="-", help="file (default: standard output)")
+    gdpr_do.add_parser(
+        "rekey", help="re-encrypt contact data with the newest HRBOT_DATA_KEY key"
+    ).add_argument("--plaintext", action="store_true", help="decrypt everything instead")
+    audit = commands.add_parser("audit", help="who read or did what to a candidate's data")
+    audit.add_argument("--candidate", type=int, required=True, help="candidate id")
     serve = commands.add_parser(
         "serve",
         help="run the bot until SIGTERM: on the configured platforms, else in the sandbox",
@@ -59,12 +74,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    configure_logging("text", logging.WARNING)  # until the configuration says otherwise
     try:
         config = load_config(args.config)
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
+    configure_logging(config.log.format, config.log.level)
     return asyncio.run(_run(args, config))
 
 
@@ -98,6 +114,10 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             return await _seed(database.session_factory)
         if args.command == "report":
             return await _report(database.session_factory, config, args)
+        if args.command in ("gdpr", "audit"):
+            from bot.cli_privacy import run_privacy
+
+            return await run_privacy(database.session_factory, args)
         return await _shell(database.session_factory, config, args.person)
     finally:
         await database.close()

@@ -27,7 +27,8 @@ from bot.config_parse import ConfigError
 
 __all__ = [
     "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CalendarConfig", "Config",
-    "ConfigError", "DatabaseConfig", "DingTalkConfig", "QuietHoursConfig", "RecallConfig",
+    "ConfigError", "DatabaseConfig", "DingTalkConfig", "LogConfig", "QuietHoursConfig",
+    "RecallConfig",
     "RetentionConfig", "SchedulerConfig", "ServerConfig", "SlaConfig", "TimeoutsConfig",
     "WeComConfig", "load_config",
 ]
@@ -180,6 +181,17 @@ class ServerConfig:
     max_body_bytes: int = field(default=1_048_576, metadata=_m(cp.integer(low=1)))
 
 
+@dataclass(frozen=True)
+class LogConfig:
+    """``[log]``: line format and threshold of the process's log on stderr."""
+
+    # "json": one object per line for a log shipper; "text": for people reading a terminal.
+    format: str = field(default="text", metadata=_m(cp.choice("text", "json")))
+    level: str = field(
+        default="WARNING", metadata=_m(cp.choice("DEBUG", "INFO", "WARNING", "ERROR"))
+    )
+
+
 # Reason categories a deployment may declare news for ("any": news for every category).
 RECALL_NEWS_KEYS = ("salary", "team", "career", "commute", "family", "counter_offer", "other",
                     "any")
@@ -252,6 +264,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     def platforms(self) -> list[str]:
         """Return the names of the configured and enabled chat platforms, e.g. ``["wecom"]``."""
@@ -267,6 +280,7 @@ _SECTIONS: dict[str, type] = {
     "calendar": CalendarConfig, "timeouts": TimeoutsConfig,
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
     "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
+    "log": LogConfig,
 }
 _PLATFORMS = ("dingtalk", "wecom")
 _TOP_KEYS = tuple(f.name for f in fields(Config) if "parse" in f.metadata)

@@ -58,6 +58,8 @@ class Settings:
     recall_min_days_between: int = 30
     recall_templates_dir: str = ""
     recall_news: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Personal data of candidates with no activity for this many days is anonymised.
+    retention_days: int = 730
 
     @property
     def tz(self) -> ZoneInfo:

@@ -19,6 +19,7 @@ from bot.errors import UserFacingError
 from bot.events import Event, EventKind
 from bot.inbox_writer import InboxWriter
 from bot.log import dispatch_log
+from bot.metrics import count_event_in, observe_handler
 from bot.outgoing import enqueue_outgoing
 from bot.routing import Handler, Router, RouteTable
 from cards.render import render_card
@@ -67,6 +68,9 @@ class Dispatcher:
         lock = self._locks.setdefault((event.platform, event.actor_id), asyncio.Lock())
         async with lock:
             result = await self._feed_locked(event)
+        elapsed = time.perf_counter() - started
+        if not result.duplicate:
+            observe_handler(event.platform, elapsed)
         dispatch_log.info(
             "event=%s platform=%s route=%s duplicate=%s queued=%d ms=%.1f",
             event.event_id,
@@ -74,13 +78,16 @@ class Dispatcher:
             result.route,
             result.duplicate,
             len(result.outbox_ids),
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
         return result
 
     async def accept(self, event: Event) -> bool:
         """Persist an event before the platform is acked; False for a retry already stored."""
-        return await self._inbox.store(event)
+        new = await self._inbox.store(event)
+        if new:
+            count_event_in(event.platform)
+        return new
 
     async def redeliver(self, older_than: timedelta = timedelta(seconds=60)) -> int:
         """Handle events that were acked but never handled (the process died in between)."""

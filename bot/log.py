@@ -1,9 +1,12 @@
-"""Fixed logger names and the masking every log line of personal data goes through."""
+"""Fixed logger names, the masking every log line of personal data goes through, and the
+text and JSON line formats the CLI installs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 dispatch_log = logging.getLogger("hrbot.dispatch")
 outbox_log = logging.getLogger("hrbot.outbox")
@@ -16,3 +19,52 @@ _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 def mask_mobiles(text: str) -> str:
     """Mask every mainland mobile number in ``text`` (cards to groups, log lines)."""
     return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
+# LogRecord attributes that are the record's own machinery, not context a caller attached.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, plus any ``extra`` fields.
+
+    The message and the traceback go through :func:`mask_mobiles` like every text line, so
+    a log shipper never receives a phone number either.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_mobiles(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = mask_mobiles(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exception"] = mask_mobiles(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = mask_mobiles(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class MaskingFormatter(logging.Formatter):
+    """The plain text format, with mobiles masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_mobiles(super().format(record))
+
+
+def configure_logging(fmt: str = "text", level: int | str = logging.WARNING) -> None:
+    """Point the root logger at stderr in ``fmt`` ("text" or "json"), replacing handlers."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(MaskingFormatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.log import outbox_log
 from bot.messenger import Messenger, OutboundMessage, TransientDeliveryError
+from bot.metrics import count_platform_error, error_code
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.outbox import (
@@ -16,7 +17,9 @@ from storage.repo.outbox import (
     mark_message_sent,
 )
 
-MAX_ATTEMPTS = 8
+# With the backoff below (2 s doubling, capped at 10 min) 16 attempts span about 85 minutes:
+# a platform outage of that long delays messages; only a longer one fails them (HR is told).
+MAX_ATTEMPTS = 16
 
 
 def backoff(attempt: int) -> timedelta:
@@ -73,12 +76,15 @@ class OutboxWorker:
             await self.messenger.deliver(message)
         except TransientDeliveryError as err:
             if err.retry_after is not None:
+                # Held back by our own rate limit: no platform error happened.
                 await self._held_back(message.outbox_id, str(err), err.retry_after)
                 return 0
+            count_platform_error(message.platform, error_code(err))
             retry = backoff(attempts) if attempts + 1 < MAX_ATTEMPTS else None
             await self._failed(message.outbox_id, str(err), retry)
             return 0
         except Exception as err:
+            count_platform_error(message.platform, error_code(err))
             outbox_log.exception("delivery failed for outbox=%s", message.outbox_id)
             await self._failed(message.outbox_id, repr(err), None)
             return 0

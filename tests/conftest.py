@@ -57,3 +57,23 @@ async def demo(session_factory: SessionFactory) -> SessionFactory:
 @pytest.fixture
 async def chat(demo: SessionFactory, clock: FakeClock) -> LocalChat:
     return LocalChat(session_factory=demo, settings=Settings(), clock=clock)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # What the trust suites tried, so CI logs show the matrix was walked, not just "passed".
+    import sys
+
+    counts = []
+    for name in ("tests.test_permissions", "tests.test_privacy"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "CHECKED", None):
+            counts.append(f"{name.rsplit('.', 1)[1]}: " + ", ".join(
+                f"{k} {v}" for k, v in module.CHECKED.items()))
+    if counts:
+        terminalreporter.write_line("trust checks: " + "; ".join(counts))
+    from tests._support import tally
+
+    if tally.TALLY:
+        # Faults injected, inputs fuzzed, and "lost" (which must read 0).
+        terminalreporter.write_line("faults and fuzzing: " + ", ".join(tally.lines()))
+

@@ -16,6 +16,7 @@ from bot.config import (
     ConfigError,
     DatabaseConfig,
     DingTalkConfig,
+    LogConfig,
     QuietHoursConfig,
     RecallConfig,
     RetentionConfig,
@@ -32,7 +33,7 @@ SECTIONS = {
     "database": DatabaseConfig, "dingtalk": DingTalkConfig, "wecom": WeComConfig,
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
     "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
-    "calendar": CalendarConfig, "timeouts": TimeoutsConfig,
+    "calendar": CalendarConfig, "timeouts": TimeoutsConfig, "log": LogConfig,
 }
 AES_KEY = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN012"  # 43 valid characters
 
