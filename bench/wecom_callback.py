@@ -63,6 +63,8 @@ from tests.adapters.test_wecom_callback import CORP, KEY, TOKEN, Signed, encrypt
 
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.40
+# Phase B sends each callback once; running out would end the callback route's half early.
+PREBUILT_PER_SECOND = 12_000
 USER, TEXT = "zhangjl", "帮助"
 AGENT_ID = 1000002
 
@@ -239,6 +241,24 @@ async def closed_loop(session: aiohttp.ClientSession, url_of, workers: int, seco
     return ok, bad, time.perf_counter() - started, ran_out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all processes on the machine have used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
 def inbox_counts(db_path: str) -> tuple[int, int]:
     with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as conn:
         row = conn.execute(
@@ -272,7 +292,8 @@ async def run(args: argparse.Namespace) -> int:
 
         n_a = int(args.rate * args.seconds)
         items_a = callbacks(n_a, 7_100_000_000_000_000_000)
-        items_b = iter(callbacks(args.prebuilt, 7_200_000_000_000_000_000))
+        prebuilt = args.prebuilt or int(PREBUILT_PER_SECOND * args.throughput_seconds)
+        items_b = iter(callbacks(prebuilt, 7_200_000_000_000_000_000))
         warm = callbacks(10, 7_000_000_000_000_000_000)
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -307,21 +328,35 @@ async def run(args: argparse.Namespace) -> int:
             connector = aiohttp.TCPConnector(limit=args.workers)
             session = aiohttp.ClientSession(connector=connector)
             totals = {"wecom": [0, 0, 0.0], "bare": [0, 0, 0.0]}
+            cpu = {"wecom": [0.0, 0.0], "bare": [0.0, 0.0]}  # server, load generator seconds
+            machine_before = machine_busy_seconds()
             half = args.throughput_seconds / 2
             for name in ("wecom", "bare", "bare", "wecom"):
                 target = wecom_target if name == "wecom" else (lambda: (f"{base}/bare", body))
+                server_before, client_before = cpu_seconds(child.pid), time.process_time()
                 ok, bad, took, ran_out = await closed_loop(session, target, args.workers, half)
+                cpu[name][0] += cpu_seconds(child.pid) - server_before
+                cpu[name][1] += time.process_time() - client_before
                 totals[name][0] += ok
                 totals[name][1] += bad
                 totals[name][2] += took
                 say(f"  {name:5s}: {ok} ok, {bad} not 200 in {took:.2f} s = {ok / took:.0f}/s"
                     + ("  (ran out of pre-built callbacks)" if ran_out else ""))
             await session.close()
+            others = machine_busy_seconds() - machine_before - sum(map(sum, cpu.values()))
             rps = {name: ok / took for name, (ok, _, took) in totals.items()}
             ratio = rps["wecom"] / rps["bare"]
             ratio_ok = ratio >= RATIO_TARGET and totals["wecom"][1] == 0
             say(f"  callback route {rps['wecom']:.0f} req/s, bare route {rps['bare']:.0f} req/s, "
                 f"ratio {ratio:.1%}")
+            for name, (ok, _, took) in totals.items():
+                server, client = cpu[name]
+                say(f"  CPU on {name:5s}: server {server / took:.2f} cores, "
+                    f"{server / max(ok, 1) * 1e6:.0f} us/request; load generator "
+                    f"{client / took:.2f} cores, {client / max(ok, 1) * 1e6:.0f} us/request")
+            took = sum(t for _, _, t in totals.values())
+            say(f"  other processes on the machine meanwhile: {max(others, 0) / took:.2f} cores"
+                " (more than ~0.2 and the figures are not comparable)")
             say(f"  >= {RATIO_TARGET:.0%}: {'yes' if ratio_ok else 'NO'}")
 
         stored, processed = inbox_counts(db_path)
@@ -354,8 +389,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=32, help="phase B concurrency")
     parser.add_argument("--throughput-seconds", type=float, default=5.0,
                         help="phase B time per route")
-    parser.add_argument("--prebuilt", type=int, default=20_000,
-                        help="callbacks pre-built for phase B")
+    parser.add_argument("--prebuilt", type=int, default=0,
+                        help="callbacks pre-built for phase B (default: "
+                        f"{PREBUILT_PER_SECOND:,} per second of --throughput-seconds)")
     parser.add_argument("--handler-delay", type=float, default=0.2)
     parser.add_argument("--drain-timeout", type=float, default=20.0)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

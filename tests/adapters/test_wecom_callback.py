@@ -25,13 +25,14 @@ from bot.adapters.wecom.adapter import WeComAdapter
 from bot.adapters.wecom.crypto import signature
 from bot.adapters.wecom.ids import make_task_id
 from bot.config import WeComConfig
-from bot.events import CardAction, Conversation, Event, EventKind, Platform
+from bot.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
 from bot.intake import EventIntake
 from bot.local_chat import LocalChat
 from bot.server import build_app
 from cards.render_wecom import encode_button_key
 from handlers import KIND_HANDLERS
 from storage.db import SessionFactory, session_scope
+from storage.models import Attachment as StoredAttachment
 from storage.models import Candidate, CardInstance, Inbox
 from storage.repo.cards import save_card_instance
 from tests._support import db
@@ -196,6 +197,60 @@ async def test_contact_added_links_the_candidate_and_welcomes_them(wecom: Wecom)
     assert welcome.card.title.startswith("王五您好")
     (row,) = await db.all_rows(wecom.factory, Inbox)
     assert row.outcome == "kind:contact_added"
+
+
+def media_xml(name: str, user: str, msg_id: str, **fields: str) -> str:
+    """A documented media sample from ``user``, with a fresh MsgId and extra fields."""
+    xml = (DATA / name).read_text(encoding="utf-8").replace("[fromUser]", f"[{user}]")
+    xml = xml.replace("[toUser]", f"[{CORP}]").replace("1234567890123456", msg_id)
+    extra = "".join(f"<{tag}><![CDATA[{value}]]></{tag}>" for tag, value in fields.items())
+    return xml.replace("</xml>", f"{extra}</xml>")
+
+
+@pytest.mark.parametrize(
+    ("name", "attachment"),
+    [
+        ("wecom_image_message.xml", Attachment("image", "image-7100.jpg", "media_id")),
+        ("wecom_video_message.xml", Attachment("video", "video-7100.mp4", "media_id")),
+        ("wecom_file_message.xml", Attachment("file", "张三简历.pdf", "media_id")),
+    ],
+)
+async def test_media_messages_are_stored_with_their_attachment_and_handled(
+    wecom: Wecom, name: str, attachment: Attachment
+) -> None:
+    signed = encrypt(media_xml(name, "zhangjl", "7100"), ts=wecom.now)
+    assert await wecom.post(signed) == (200, b"")
+    (row,) = await db.all_rows(wecom.factory, Inbox)
+    stored = Event.from_dict(row.payload)  # stored before the ack, attachment included
+    assert stored.event_id == "msg:7100" and stored.attachments == (attachment,)
+    await wecom.intake.drain()
+    (row,) = await db.all_rows(wecom.factory, Inbox)
+    assert row.processed_at is not None and row.outcome == "help"  # no text: the help card
+    assert wecom.chat.messenger.cards_for("wecom", "zhangjl")
+    assert await wecom.post(signed) == (200, b"")  # a retry is acked and not handled again
+    await wecom.intake.drain()
+    assert len(await db.all_rows(wecom.factory, Inbox)) == 1
+
+
+async def test_a_spoken_referral_keeps_the_voice_message_as_its_attachment(wecom: Wecom) -> None:
+    xml = media_xml("wecom_voice_message.xml", "zhangjl", "7200", Recognition=REFERRAL)
+    assert await wecom.post(encrypt(xml.replace("[Format]", "[amr]"), ts=wecom.now)) == (200, b"")
+    await wecom.intake.drain()
+    assert (await db.counts(wecom.factory))["referrals"] == 1
+    (saved,) = await db.all_rows(wecom.factory, StoredAttachment)
+    assert (saved.kind, saved.filename, saved.platform, saved.ref) == (
+        "voice", "voice-7200.amr", "wecom", "media_id"
+    )
+    (row,) = await db.all_rows(wecom.factory, Inbox)
+    assert row.outcome == "command:推荐"
+
+
+async def test_a_media_message_without_its_media_id_is_refused(wecom: Wecom) -> None:
+    xml = media_xml("wecom_image_message.xml", "zhangjl", "7300")
+    xml = xml.replace("<MediaId><![CDATA[media_id]]></MediaId>", "")
+    status, _ = await wecom.post(encrypt(xml, ts=wecom.now))
+    assert status == 400  # WeCom retries; nothing was stored
+    assert await db.all_rows(wecom.factory, Inbox) == []
 
 
 def contact_event(state: str, external: str = "wmNEW", n: int = 0) -> Event:

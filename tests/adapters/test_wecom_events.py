@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.adapters.wecom.ids import card_key_of, make_task_id
 from bot.adapters.wecom.parse import MalformedCallback, parse_message, safe_xml, selected_items
-from bot.events import ConversationKind, Event, EventKind, Platform
+from bot.events import Attachment, ConversationKind, Event, EventKind, Platform
 from cards.render_wecom import encode_button_key
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "platforms"
@@ -57,6 +57,60 @@ def test_text_message_fixture() -> None:
     assert (event.actor_id, event.text) == ("fromUser", "this is a test")
     assert event.conversation.id == "fromUser"
     assert event.conversation.kind == ConversationKind.DIRECT
+
+
+@pytest.mark.parametrize(
+    ("name", "attachment"),
+    [
+        ("wecom_image_message.xml", Attachment("image", "image-1234567890123456.jpg", "media_id")),
+        ("wecom_video_message.xml", Attachment("video", "video-1234567890123456.mp4", "media_id")),
+        ("wecom_file_message.xml", Attachment("file", "张三简历.pdf", "media_id")),
+    ],
+)
+def test_media_message_fixtures_carry_one_attachment(name: str, attachment: Attachment) -> None:
+    event = parse_message(fixture(name))
+    assert event is not None
+    assert (event.platform, event.kind) == (Platform.WECOM, EventKind.MESSAGE)
+    assert event.event_id == "msg:1234567890123456"  # retries dedupe on MsgId, like text
+    assert (event.actor_id, event.conversation.id) == ("fromUser", "fromUser")
+    assert event.text == ""
+    assert event.attachments == (attachment,)
+    assert event.reply_handle == {"agentid": "1"}
+    assert Event.from_dict(event.to_dict()) == event
+
+
+def test_voice_takes_its_transcript_as_text_and_its_format_as_extension() -> None:
+    xml = fixture("wecom_voice_message.xml").replace("[Format]", "[AMR]")
+    plain = parse_message(xml)
+    assert plain is not None and plain.text == ""
+    assert plain.attachments == (Attachment("voice", "voice-1234567890123456.amr", "media_id"),)
+    spoken = parse_message(
+        xml.replace("<MsgId>", "<Recognition><![CDATA[ 帮助 ]]></Recognition><MsgId>")
+    )
+    assert spoken is not None and spoken.text == "帮助"
+    assert spoken.attachments == plain.attachments
+    # Format is free text: anything but a short alphanumeric extension is not used.
+    odd = parse_message(xml.replace("[AMR]", "[../x y]"))
+    assert odd is not None and odd.attachments[0].filename == "voice-1234567890123456.amr"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("", "file-1234567890123456"),
+        ("   ", "file-1234567890123456"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\简历\\张三.docx", "张三.docx"),
+        ("..", "file-1234567890123456"),
+        ("resume.pdf", "resume.pdf"),
+    ],
+)
+def test_file_names_are_kept_without_their_path_or_made_up(given: str, expected: str) -> None:
+    xml = fixture("wecom_file_message.xml").replace("张三简历.pdf", given)
+    event = parse_message(xml)
+    assert event is not None and event.attachments[0].filename == expected
+    without = parse_message(xml.replace(f"<FileName><![CDATA[{given}]]></FileName>", ""))
+    assert without is not None and without.attachments[0].filename == "file-1234567890123456"
 
 
 def test_template_card_event_fixture_with_several_selected_items() -> None:
@@ -141,8 +195,8 @@ def test_change_external_contact_is_contact_added() -> None:
             "add_external_contact", "del_external_contact"
         ),
         card_event(event="enter_agent"),
-        "<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
-        "<MsgType>image</MsgType><MediaId>m</MediaId><MsgId>5</MsgId></xml>",
+        fixture("wecom_text_message.xml").replace("[text]", "[location]"),
+        fixture("wecom_text_message.xml").replace("[text]", "[link]"),
         "<xml><MsgType>event</MsgType><Event>subscribe</Event></xml>",
         card_event(key="a|b"),  # not a key our renderer makes
     ],
@@ -164,6 +218,9 @@ def test_kinds_we_do_not_handle_give_no_event(xml: str) -> None:
             "<ExternalUserID><![CDATA[woAJ2GCAAAXtWyujaWJHDDGi0mAAAA]]></ExternalUserID>", ""
         ),
         "<xml><Content>no type</Content></xml>",
+        fixture("wecom_image_message.xml").replace("<MediaId><![CDATA[media_id]]></MediaId>", ""),
+        fixture("wecom_voice_message.xml").replace("<MsgId>1234567890123456</MsgId>", ""),
+        fixture("wecom_file_message.xml").replace("[fromUser]", "[]"),
         "not xml at all",
         '<!DOCTYPE x [<!ENTITY a "aaaa">]><xml><MsgType>text</MsgType></xml>',
         '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><xml/>',
@@ -234,7 +291,7 @@ def test_task_ids_are_valid_and_give_back_the_key(key: str) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    msg_type=st.sampled_from(["text", "event", "image", ""]),
+    msg_type=st.sampled_from(["text", "event", "image", "voice", "video", "file", ""]),
     event=st.sampled_from(["template_card_event", "template_card_menu_event",
                            "change_external_contact", "click"]),
     values=st.lists(st.text(max_size=30), min_size=6, max_size=6),
@@ -243,12 +300,13 @@ def test_any_field_values_give_an_event_none_or_malformed(
     msg_type: str, event: str, values: list[str]
 ) -> None:
     tags = ["FromUserName", "CreateTime", "EventKey", "TaskId", "Content", "MsgId"]
+    tags[4] = {"voice": "Recognition", "file": "FileName"}.get(msg_type, "Content")
     body = "".join(
         f"<{tag}><![CDATA[{value.replace(']]>', '')}]]></{tag}>"
         for tag, value in zip(tags, values, strict=True)
     )
     xml = (
-        f"<xml><MsgType>{msg_type}</MsgType><Event>{event}</Event>"
+        f"<xml><MsgType>{msg_type}</MsgType><Event>{event}</Event><MediaId>m</MediaId>"
         f"<ChangeType>add_external_contact</ChangeType><UserID>u</UserID>{body}</xml>"
     )
     try:
