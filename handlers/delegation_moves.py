@@ -15,9 +15,9 @@ from handlers.announce import close_previous_todo, send_task_card
 from handlers.calendar import clockwork
 from handlers.calendar_sla import carry_reminders, reschedule_sla
 from handlers.delegation_rules import SLA_STAGE, task_kind
-from handlers.workflow import StaleAction
+from handlers.workflow import move_or_stale
 from storage.models import Person, Position, Referral, ReferralEvent
-from storage.repo.referrals import add_referral_event, find_version_event, move_referral
+from storage.repo.referrals import add_referral_event
 
 
 @dataclass(frozen=True)
@@ -59,20 +59,7 @@ async def move_task(
         sla = ctx.settings.sla(stage, position.sla_hours if position else None)
         if sla is not None:
             values["stage_due_at"] = await clockwork(ctx).add(ctx.now, sla)
-    ok = await move_referral(
-        session=ctx.session,
-        referral_id=referral.id,
-        expected_state=referral.state,
-        expected_version=version,
-        values=values,
-    )
-    if not ok:
-        await ctx.session.refresh(referral)
-        raise StaleAction(
-            await find_version_event(
-                session=ctx.session, referral_id=referral.id, from_version=version
-            )
-        )
+    await move_or_stale(ctx, referral, version, values)
     await ctx.session.refresh(referral)
     data: dict[str, object] = {
         "from_version": version,

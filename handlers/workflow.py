@@ -173,6 +173,31 @@ async def assignee_for(
     return None
 
 
+async def move_or_stale(
+    ctx: Context, referral: Referral, version: int, values: dict[str, object]
+) -> None:
+    """Write ``values`` if ``referral`` is still at ``version`` and its state.
+
+    Raises:
+        StaleAction: Someone moved it first (the event says who, when known).
+    """
+    assert referral.id is not None
+    moved = await move_referral(
+        session=ctx.session,
+        referral_id=referral.id,
+        expected_state=referral.state,
+        expected_version=version,
+        values=values,
+    )
+    if not moved:
+        await ctx.session.refresh(referral)
+        raise StaleAction(
+            await find_version_event(
+                session=ctx.session, referral_id=referral.id, from_version=version
+            )
+        )
+
+
 async def apply_transition(
     ctx: Context | JobContext,
     referral: Referral,
@@ -245,20 +270,7 @@ async def apply_transition(
         values["closed_at"] = ctx.now
     if action == "offer.no_show":
         values["no_show_reason"] = str((data or {}).get("category", "other"))
-    moved = await move_referral(
-        session=ctx.session,
-        referral_id=referral.id,
-        expected_state=referral.state,
-        expected_version=version,
-        values=values,
-    )
-    if not moved:
-        await ctx.session.refresh(referral)
-        raise StaleAction(
-            await find_version_event(
-                session=ctx.session, referral_id=referral.id, from_version=version
-            )
-        )
+    await move_or_stale(ctx, referral, version, values)
     from_state = referral.state
     await ctx.session.refresh(referral)
     extra: dict[str, object] = {}
