@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Context, JobContext
 from handlers.delegation_rules import awaiting_feedback_in, latest_assignment, task_view
-from handlers.views import card_key
+from handlers.views import card_key, record_profile_shown
 from handlers.workflow import Moved
 from storage.models import Person, Referral, ReferralEvent, ReferralState
 from storage.repo.referrals import list_referral_events
@@ -94,6 +94,7 @@ async def send_task_card(
         return None
     view = await task_view(ctx, referral)
     ctx.notify(assignee, name, key=card_key(referral, name), r=view)
+    await record_profile_shown(ctx, referral, assignee, name)
     await _open_todo(ctx, referral, assignee, view)
     return view
 

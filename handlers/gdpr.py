@@ -153,7 +153,20 @@ async def record_consent(ctx: Context) -> None:
     arg = normalize_text(ctx.args).lstrip("#")
     if not arg.isdigit():
         raise UserFacingError("privacy", {"outcome": "usage"})
-    referral = await visible_referral(ctx, int(arg), "gdpr.consent")
+    await _consent(ctx, int(arg))
+
+
+@router.action("gdpr.consent")
+async def tap_consent(ctx: Context) -> None:
+    """The 候选人已同意 button on the referral-submitted card: consent at referral time."""
+    rid = ctx.params.get("rid", "")
+    if not rid.isdigit():
+        raise UserFacingError("bad_action")
+    await _consent(ctx, int(rid))
+
+
+async def _consent(ctx: Context, referral_id: int) -> None:
+    referral = await visible_referral(ctx, referral_id, "gdpr.consent")
     if referral.referrer_id != ctx.person.id:
         raise UserFacingError("forbidden", {"action": "gdpr.consent", "referral_id": referral.id})
     candidate = await ctx.session.get(Candidate, referral.candidate_id)

@@ -13,7 +13,7 @@ from handlers.announce import task_card_name
 from handlers.calendar import delivery_time, is_working_day
 from handlers.delegation_rules import escalation_target, task_view
 from handlers.timeouts import approve_on_timeout, reassign_on_timeout, timeout_policy
-from handlers.views import card_key, referral_view
+from handlers.views import card_key, record_profile_shown, referral_view
 from storage.models import DueItem, Person, Position, Referral, ReferralState
 from storage.repo.due import schedule_once
 from storage.repo.people import list_people
@@ -58,6 +58,7 @@ async def remind_assignee(job: JobContext, item: DueItem) -> None:
         r=await task_view(job, referral),
         reminder={"overdue": overdue, "due_at": referral.stage_due_at},
     )
+    await record_profile_shown(job, referral, assignee, f"{name}-reminder")
 
 
 async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
@@ -88,6 +89,7 @@ async def escalate_to_lead(job: JobContext, item: DueItem) -> None:
         assignee=assignee.name,
         overdue_minutes=int(overdue.total_seconds() // 60),
     )
+    await record_profile_shown(job, referral, lead, "escalation")
 
 
 async def ensure_daily_digest(job: JobContext) -> bool:

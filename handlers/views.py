@@ -10,6 +10,7 @@ from bot.context import Context, JobContext
 from handlers.qualification import CandidateFacts, WorkEntry, check_requirements
 from storage.models import Candidate, Person, Position, Referral, ReferralEvent
 from storage.repo.attachments import list_attachments
+from storage.repo.audit import record_audit
 from storage.repo.referrals import list_referral_events, stage_timestamps
 
 # Cards must stay readable in chat: long free text is shortened on the card, kept whole in the DB.
@@ -86,6 +87,7 @@ async def referral_view(ctx: Context | JobContext, referral: Referral) -> dict[s
             "education": candidate.education or "",
             "experience": [_entry_text(e) for e in candidate.work_history],
             "achievements": short(candidate.achievements),
+            "consent": bool(candidate.consent),
         },
         "position": {"title": position.title, "org_path": position.org_path},
         "referrer": referrer.name,
@@ -121,3 +123,15 @@ def timeline(events: list[ReferralEvent], now: datetime) -> list[dict[str, Any]]
 
 def card_key(referral: Referral, name: str) -> str:
     return f"r{referral.id}v{referral.version}-{name}"
+
+
+async def record_profile_shown(
+    ctx: Context | JobContext, referral: Referral, reader: Person, via: str
+) -> None:
+    """Audit that ``reader`` was sent a card with the candidate's full profile (a read)."""
+    event = getattr(ctx, "event", None)
+    await record_audit(
+        session=ctx.session, at=ctx.now, action="view", candidate_id=referral.candidate_id,
+        referral_id=referral.id, actor_id=reader.id,
+        platform=event.platform if event is not None else "", detail={"via": via},
+    )

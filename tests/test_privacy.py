@@ -173,8 +173,10 @@ async def test_cli_export_erase_and_audit(
         assert await asyncio.to_thread(cli, "gdpr", "erase", "--phone", PHONE) == 0
         erased, = await db.all_rows(factory, Candidate)
         assert erased.name == "已匿名"
-        actions = [a.action for a in await db.all_rows(factory, AuditRecord)]
-        assert actions == ["view", "export", "erase"]
-        CHECKED["audit_rows"] += len(actions)
+        rows = await db.all_rows(factory, AuditRecord)
+        # The review card sent to 李HR, then 李HR's 进度, then the export and the erasure.
+        assert [(a.action, a.detail.get("via")) for a in rows] == [
+            ("view", "review_task"), ("view", "progress"), ("export", None), ("erase", None)]
+        CHECKED["audit_rows"] += len(rows)
     finally:
         await engine.dispose()
