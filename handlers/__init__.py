@@ -21,8 +21,14 @@ not_understood = info.not_understood
 # Event kinds handled as a whole rather than by command word or action id.
 KIND_HANDLERS = {EventKind.CONTACT_ADDED: contacts.link_contact}
 # Clock jobs by due item kind, and what each clock beat schedules.
-DUE_HANDLERS = {**reminders.DUE_HANDLERS, **usage.DUE_HANDLERS, **delivery.DUE_HANDLERS}
-RECURRING = (reminders.ensure_daily_digest, usage.check_api_usage, delivery.check_failed_sends)
+DUE_HANDLERS = {
+    **reminders.DUE_HANDLERS, **usage.DUE_HANDLERS, **delivery.DUE_HANDLERS,
+    **contacts.DUE_HANDLERS,
+}
+RECURRING = (
+    reminders.ensure_daily_digest, usage.check_api_usage, delivery.check_failed_sends,
+    contacts.check_contact_lookups,
+)
 
 __all__ = [
     "DUE_HANDLERS", "KIND_HANDLERS", "RECURRING", "ROUTERS", "answer_pending", "not_understood",

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import re
 
-from bot.context import Context
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.context import Context, JobContext
 from bot.log import dispatch_log
+from cards.models import Card
 from handlers.referral_form import normalize_phone
-from storage.models import Candidate
+from storage.models import Candidate, DueItem
 from storage.repo.candidates import find_candidate, get_candidate, save_candidate
+from storage.repo.contact_lookups import first_unapplied_lookup, take_unapplied_lookups
+from storage.repo.due import schedule_once
 
 STATE = re.compile(r"cand-(\d{1,18})")
 
@@ -30,12 +35,16 @@ async def _named_candidate(ctx: Context) -> Candidate | None:
         if candidate is None:
             dispatch_log.info("contact state names no candidate: event=%s", ctx.event.event_id)
         return candidate
-    phones = {p for p in (normalize_phone(m) for m in ctx.params.get("mobiles", "").split(","))
-              if p}
+    return await _by_mobiles(ctx.session, ctx.params.get("mobiles", "").split(","))
+
+
+async def _by_mobiles(session: AsyncSession, mobiles: list[str]) -> Candidate | None:
+    """The one candidate with one of these phones (None: none, or more than one)."""
+    phones = {p for p in (normalize_phone(m) for m in mobiles) if p}
     found = {
         c.id: c
         for phone in phones
-        if (c := await find_candidate(session=ctx.session, phone=phone, email=None)) is not None
+        if (c := await find_candidate(session=session, phone=phone, email=None)) is not None
     }
     return next(iter(found.values())) if len(found) == 1 else None
 
@@ -56,6 +65,12 @@ async def link_contact(ctx: Context) -> None:
         return
     candidate = await _named_candidate(ctx)
     if candidate is None:
+        if not ctx.params.get("state") and "mobiles" not in ctx.params:
+            # No QR code for a candidate: ask WeCom which mobiles the employee noted.
+            ctx.deliver(
+                ctx.person, "contact_lookup", platform=ctx.event.platform,
+                handle={"external_userid": external}, card=Card(title="contact lookup"),
+            )
         return
     if candidate.wecom_external_userid != external:
         if candidate.wecom_external_userid:
@@ -64,3 +79,28 @@ async def link_contact(ctx: Context) -> None:
         await save_candidate(session=ctx.session, candidate=candidate)
     if ctx.event.reply_handle.get("welcome_code"):
         ctx.welcome("candidate_welcome", candidate=candidate.name, employee=ctx.person.name)
+
+
+async def check_contact_lookups(job: JobContext) -> bool:
+    """Schedule linking when WeCom has answered a lookup not applied yet."""
+    first = await first_unapplied_lookup(session=job.session)
+    if first is None:
+        return False
+    return await schedule_once(
+        session=job.session, dedupe_key=f"contact-lookup:{first}", kind="contact.link",
+        subject="contacts", due_at=job.now, now=job.now,
+    )
+
+
+async def apply_contact_lookups(job: JobContext, item: DueItem) -> None:
+    """Link each looked-up contact to the one candidate with a noted mobile."""
+    for row in await take_unapplied_lookups(session=job.session, now=job.now):
+        candidate = await _by_mobiles(job.session, row.mobiles)
+        if candidate is None or candidate.wecom_external_userid == row.external_userid:
+            continue
+        candidate.wecom_external_userid = row.external_userid
+        await save_candidate(session=job.session, candidate=candidate)
+        dispatch_log.info("candidate=%s linked by a noted mobile", candidate.id)
+
+
+DUE_HANDLERS = {"contact.link": apply_contact_lookups}

@@ -485,6 +485,20 @@ class AuditRecord(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+
+class ContactLookup(SQLModel, table=True):
+    """What WeCom said about a new external contact (the mobiles the employee noted for them),
+    recorded by the adapter and applied by a clock job that links the candidate."""
+
+    __tablename__ = "contact_lookup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_userid: str = Field(index=True)
+    employee_userid: str = ""
+    mobiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    applied_at: datetime | None = _ts(nullable=True)
+
 from sqlalchemy import event as _sa_event  # noqa: E402
 
 from storage.crypto import blind_index  # noqa: E402

@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.events import CardAction, Conversation, Event, EventKind, Platform
 from bot.local_chat import LocalChat
 from storage.db import SessionFactory, session_scope
-from storage.models import Candidate
+from storage.models import Candidate, ContactLookup
+from storage.repo.contact_lookups import record_lookup
 from tests._support import db
 
 
@@ -70,3 +71,23 @@ async def test_no_welcome_without_a_code_or_a_candidate(
     [cid] = await candidates(demo, Candidate(name="王五", phone="13900139000"))
     assert await chat.feed(added(6, state=f"cand-{cid}", welcome="")) == []
     assert await chat.feed(added(7, state="someone-elses-qr")) == []
+
+
+async def test_without_a_state_wecom_is_asked_and_a_noted_mobile_links_later(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    await candidates(demo, Candidate(name="王五", phone="13900139000"))
+    [lookup] = await chat.feed(added(8, welcome=""))
+    assert (lookup.kind, lookup.platform, lookup.target) == ("contact_lookup", "wecom", "zhangjl")
+    assert lookup.reply_handle == {"external_userid": "wmNEW"}
+    assert {r.wecom_external_userid for r in await db.all_rows(demo, Candidate)} == {None}
+    # The WeCom adapter records what externalcontact/get said; the clock links the candidate.
+    async with session_scope(demo) as session:
+        await record_lookup(session=session, external_userid="wmNEW",
+                            employee_userid="zhangjl", mobiles=["139 0013 9000"], now=chat.clock())
+        await record_lookup(session=session, external_userid="wmOTHER",
+                            employee_userid="zhangjl", mobiles=["13600136000"], now=chat.clock())
+    await chat.tick()
+    rows = {r.name: r.wecom_external_userid for r in await db.all_rows(demo, Candidate)}
+    assert rows == {"王五": "wmNEW"}
+    assert all(r.applied_at is not None for r in await db.all_rows(demo, ContactLookup))

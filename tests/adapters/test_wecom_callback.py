@@ -266,7 +266,8 @@ async def test_contact_without_a_candidate_state_changes_nothing(wecom: Wecom) -
         session.add(Candidate(name="王五", phone="13900139000", wecom_external_userid="wmOLD"))
     for n, state in enumerate(("teststate", "cand-999999", "cand-", "", "cand-1x")):
         result = await wecom.chat.feed(contact_event(state, n=n))
-        assert result == []
+        # No state at all asks WeCom for the noted mobiles; any other state changes nothing.
+        assert [m.kind for m in result] == (["contact_lookup"] if state == "" else [])
         assert wecom.chat.last_result is not None
         assert wecom.chat.last_result.route == "kind:contact_added"
     (candidate,) = await db.all_rows(wecom.factory, Candidate)
@@ -275,7 +276,7 @@ async def test_contact_without_a_candidate_state_changes_nothing(wecom: Wecom) -
     await wecom.chat.feed(contact_event(f"cand-{candidate.id}", n=9))
     (candidate,) = await db.all_rows(wecom.factory, Candidate)
     assert candidate.wecom_external_userid == "wmNEW"
-    assert wecom.chat.messenger.sent == []
+    assert [m.kind for m in wecom.chat.messenger.sent] == ["contact_lookup"]
 
 
 async def test_unknown_event_is_acked_and_not_stored(wecom: Wecom) -> None:

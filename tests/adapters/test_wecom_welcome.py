@@ -1,5 +1,6 @@
-"""The welcome message to a candidate who just added an employee: sent with the event's
-single-use welcome_code as plain text, and refused clearly when there is no code."""
+"""A candidate who just added an employee: the welcome message (the event's single-use
+welcome_code, plain text; refused clearly without a code) and the lookup of the mobiles the
+employee noted for them (externalcontact/get, recorded for the clock to link)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from bot.errors import PlatformError
 from bot.messenger import OutboundMessage
 from cards.models import Card
 from storage.db import SessionFactory
+from storage.models import ContactLookup
+from tests._support import db
 from tests._support.clock import FakeClock
-from tests.adapters.test_wecom_client import API, CONFIG, GETTOKEN
+from tests.adapters.test_wecom_client import API, CONFIG, CONTACT, GETTOKEN
 
 WELCOME = Card(title="王五您好，我是张经理，感谢添加！", body="之后面试安排会在这里联系。")
 Api = tuple[WeComMessenger, respx.MockRouter]
@@ -63,3 +66,25 @@ async def test_no_code_no_call(api: Api) -> None:
     with pytest.raises(PlatformError, match="welcome"):
         await messenger.deliver(welcome(""))
     assert not any(c.request.url.path.endswith("send_welcome_msg") for c in router.calls)
+
+
+async def test_a_contact_lookup_records_the_mobiles_the_employee_noted(
+    api: Api, session_factory: SessionFactory
+) -> None:
+    messenger, router = api
+    external = CONTACT["response"]["external_contact"]["external_userid"]
+    router.get("/cgi-bin/externalcontact/get").respond(json=CONTACT["response"])
+    lookup = OutboundMessage(
+        outbox_id=2, idempotency_key="wecom:contact:2:0", platform="wecom",
+        target_kind="person", target="rocky", group=False, kind="contact_lookup",
+        card=Card(title="contact lookup"), reply_handle={"external_userid": external})
+    await messenger.deliver(lookup)
+    calls = [c for c in router.calls if c.request.url.path.endswith("externalcontact/get")]
+    # Every page of follow_user is read (the fixture answers with a next_cursor).
+    assert calls and all(c.request.url.params["external_userid"] == external for c in calls)
+    [row] = await db.all_rows(session_factory, ContactLookup)
+    # Only what "rocky" (the employee who was added) noted; "tommy" noted nothing.
+    assert (row.external_userid, row.employee_userid, row.mobiles) == (
+        external, "rocky", ["13800000001", "13000000002"])
+    assert row.applied_at is None
+    assert not [c for c in router.calls if c.request.url.path.endswith("message/send")]

@@ -33,6 +33,7 @@ from bot.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
+from storage.repo.contact_lookups import record_lookup
 
 log = logging.getLogger("hrbot.adapter.wecom")
 
@@ -116,6 +117,9 @@ class WeComMessenger:
         if message.kind == "file":
             await self._send_file(message)
             return
+        if message.kind == "contact_lookup":
+            await self._look_up_contact(message)
+            return
         if message.kind == "recall":
             await self.recall.send(message)
             return
@@ -133,6 +137,22 @@ class WeComMessenger:
         ):
             return
         await self._send(message)
+
+    async def _look_up_contact(self, message: OutboundMessage) -> None:
+        """Record the mobiles the employee noted for a new external contact (no message)."""
+        external = str(message.reply_handle.get("external_userid") or "")
+        if not external:
+            raise PlatformError(PLATFORM, "no_external_userid", "nothing to look up")
+        contact = await self.client.get_external_contact(external)
+        mobiles = list(dict.fromkeys(  # pages may repeat a follow_user entry
+            str(m) for f in contact["follow_user"] if f.get("userid") == message.target
+            for m in f.get("remark_mobiles") or ()
+        ))
+        async with session_scope(self.session_factory) as session:
+            await record_lookup(
+                session=session, external_userid=external, employee_userid=message.target,
+                mobiles=mobiles, now=self.clock(),
+            )
 
     async def _send_file(self, message: OutboundMessage) -> None:
         """The introducing card as markdown, then the file itself by its media id."""
