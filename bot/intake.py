@@ -93,7 +93,9 @@ class EventIntake:
                 event.event_id,
             )
             return True
-        if self._overflow:
+        if self._overflow and len(self._tasks) <= self.max_waiting // 2:
+            # Only once the backlog is well below the cap: handling that yields to a burst
+            # frees a slot now and then, and each would otherwise end "the burst" in the log.
             log.warning(
                 "handling backlog drained; %d events were left for redelivery", self._overflow
             )

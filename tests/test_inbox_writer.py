@@ -93,6 +93,7 @@ def test_the_stored_payload_is_exactly_to_dict() -> None:
     assert payload(bare) == bare.to_dict()
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
 async def test_rows_written_by_the_writer_read_back_like_orm_rows(
     session_factory: SessionFactory, clock: FakeClock
 ) -> None:
@@ -113,6 +114,7 @@ async def test_rows_written_by_the_writer_read_back_like_orm_rows(
     assert stored[0] == stored[1]  # the same text in the database, not just equal values
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
 async def test_every_store_is_answered_after_its_connection_is_back_in_the_pool(
     session_factory: SessionFactory, clock: FakeClock
 ) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from bot.events import Conversation, Event, EventKind, Platform
 from bot.intake import EventIntake
 
@@ -112,3 +114,19 @@ async def test_the_ack_rate_decays_when_acks_stop() -> None:
     await asyncio.sleep(0.5)  # two time constants
     assert intake.ack_rate() < 40 * 0.15 / 0.25
     await intake.drain()
+
+
+async def test_a_full_backlog_warns_once_per_burst(caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder()
+    intake = intake_over(recorder, max_waiting=10, busy_rate=50, trickle_seconds=0.02)
+    caplog.set_level("DEBUG", logger="hrbot.dispatch")
+    await stream(intake, 0, 150, 0.002)  # trickled handlers free a slot now and then
+    await intake.drain()
+    await intake.take(message(1000))  # after the burst: below the cap again
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("handling backlog full (10)")
+    assert warnings[1].startswith("handling backlog drained;")
+    left = int(warnings[1].split("; ")[1].split()[0])
+    await intake.drain()
+    assert left + len(recorder.fed) == 151  # each event either handled or left stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.adapters.wecom.ids import card_key_of, make_task_id
-from bot.adapters.wecom.parse import MalformedCallback, parse_message, safe_xml, selected_items
+from bot.adapters.wecom.parse import (
+    MalformedCallback,
+    envelope_encrypt,
+    parse_message,
+    safe_xml,
+    selected_items,
+)
 from bot.events import Attachment, ConversationKind, Event, EventKind, Platform
 from cards.render_wecom import encode_button_key
 
@@ -314,3 +321,51 @@ def test_any_field_values_give_an_event_none_or_malformed(
     except MalformedCallback:
         return
     assert result is None or result.platform == Platform.WECOM
+
+
+VECTOR = json.loads((DATA / "wecom_callback_vector.json").read_text())["vectors"][0]
+ENCRYPTED = VECTOR["encrypt"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"<xml><ToUserName><![CDATA[ww1]]></ToUserName><AgentID><![CDATA[218]]></AgentID>"
+        f"<Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt></xml>",
+        f"<xml>\n <ToUserName><![CDATA[ww1]]></ToUserName>\n <AgentID>218</AgentID>\n"
+        f" <Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt>\n</xml>\n",
+        f"<xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt><AgentID>218</AgentID></xml>",
+        f"<xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt></xml>",
+        # Shapes the shortcut does not take: the parser reads them the same way.
+        f'<?xml version="1.0"?><xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt></xml>',
+        f"<xml><ToUserName>ww1</ToUserName><Encrypt>{ENCRYPTED}</Encrypt></xml>",
+        f"<xml><AgentID><![CDATA[toAgentID]]></AgentID><Encrypt><![CDATA[{ENCRYPTED}]]>"
+        "</Encrypt><Extra/></xml>",
+    ],
+)
+def test_the_envelope_shortcut_reads_what_the_parser_reads(body: str) -> None:
+    assert envelope_encrypt(VECTOR["post_body"].encode()) == ENCRYPTED
+    assert envelope_encrypt(body.encode()) == ENCRYPTED
+    assert (safe_xml(body).findtext("Encrypt") or "").strip() == ENCRYPTED
+
+
+def test_the_usual_envelope_takes_the_shortcut() -> None:
+    from bot.adapters.wecom.parse import _ENVELOPE
+
+    assert _ENVELOPE.fullmatch(VECTOR["post_body"].encode()) is not None
+    assert _ENVELOPE.fullmatch(b"<xml><Encrypt><![CDATA[x]]></Encrypt><Other/></xml>") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"<xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt>",  # truncated
+        f"<xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt></xml><xml/>",  # two roots
+        f'<!DOCTYPE xml [<!ENTITY a "b">]><xml><Encrypt><![CDATA[{ENCRYPTED}]]></Encrypt></xml>',
+        "<xml><Encrypt><![CDATA[]]></Encrypt></xml>",
+        "<xml><ToUserName><![CDATA[ww1]]></ToUserName></xml>",
+    ],
+)
+def test_envelopes_the_parser_refuses_are_refused(body: str) -> None:
+    with pytest.raises(MalformedCallback):
+        envelope_encrypt(body.encode())
