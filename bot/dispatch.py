@@ -201,7 +201,8 @@ class Dispatcher:
             pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
             if pending is not None:
                 return self.pending_input, "pending_input"
-        if self.fallback is not None and text:
+        # A file with no words (a résumé sent on its own) still goes to the fallback.
+        if self.fallback is not None and (text or event.attachments):
             return self.fallback, "fallback"
         return self._help("help"), "help"
 

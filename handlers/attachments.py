@@ -11,7 +11,9 @@ from bot.context import Context
 from bot.errors import UserFacingError
 from bot.routing import Router
 from handlers.progress import visible_referral
+from storage.models import TERMINAL_STATES, Attachment
 from storage.repo.attachments import list_attachments
+from storage.repo.referrals import list_referrals_by_referrer
 
 router = Router("attachments")
 
@@ -50,3 +52,30 @@ async def tap_attachment(ctx: Context) -> None:
     if not (rid.isdigit() and aid.isdigit()):
         raise UserFacingError("bad_action")
     await _send(ctx, int(rid), only=int(aid))
+
+
+async def attach_loose_files(ctx: Context) -> bool:
+    """A file sent on its own (a résumé after the referral) joins the sender's newest open
+    referral; returns False when the event brought no file."""
+    if not ctx.event.attachments:
+        return False
+    referrals = await list_referrals_by_referrer(
+        session=ctx.session, referrer_id=ctx.person.id or 0, limit=20
+    )
+    open_ones = [r for r in referrals if r.state not in TERMINAL_STATES]
+    if not open_ones:
+        ctx.reply("attachment_added", rid=None, files=[a.filename for a in ctx.event.attachments])
+        return True
+    referral = open_ones[0]
+    for attachment in ctx.event.attachments:
+        ctx.session.add(
+            Attachment(
+                referral_id=referral.id or 0, kind=attachment.kind, filename=attachment.filename,
+                platform=ctx.event.platform, ref=attachment.ref, created_at=ctx.now,
+            )
+        )
+    await ctx.session.flush()
+    ctx.reply(
+        "attachment_added", rid=referral.id, files=[a.filename for a in ctx.event.attachments]
+    )
+    return True

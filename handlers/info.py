@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context
 from bot.routing import Router
+from handlers.attachments import attach_loose_files
 from handlers.referral import continue_draft
 from storage.repo.positions import list_open_positions
 
@@ -33,7 +34,9 @@ async def list_positions(ctx: Context) -> None:
 
 
 async def not_understood(ctx: Context) -> None:
-    """Text that is no command: it may complete a draft referral, otherwise help."""
+    """Text that is no command: a file for a referral, the rest of a draft, otherwise help."""
+    if not ctx.args.strip() and await attach_loose_files(ctx):
+        return
     if await continue_draft(ctx):
         return
     ctx.reply("help", unknown=ctx.args[:40])

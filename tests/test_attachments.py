@@ -91,3 +91,25 @@ async def test_a_referral_without_files_says_so(chat: LocalChat, demo: SessionFa
     rid = int(next(f.value for m in sent for f in m.card.fields if f.label == "编号").lstrip("#"))
     [card] = [m.card for m in await chat.say("E011", f"附件 {rid}")]
     assert "这条推荐没有附件" in card.body
+
+
+async def test_a_file_sent_on_its_own_joins_the_senders_open_referral(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    rid = await refer_with_resume(chat)
+    sent = await chat.feed(dingtalk(8, "dt_zhang", "", attachments=(
+        Attachment(kind="file", filename="张三_证书.pdf", ref="DLCODE-3"),)))
+    [card] = [m.card for m in sent]
+    assert card.title == f"已附到推荐 #{rid}" and "张三_证书.pdf" in card.body
+    rows = await db.all_rows(demo, AttachmentRow)
+    assert ("张三_证书.pdf", rid) in {(r.filename, r.referral_id) for r in rows}
+
+
+async def test_a_file_without_an_open_referral_is_answered_not_lost(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    sent = await chat.feed(dingtalk(9, "dt_zhang", "", attachments=(
+        Attachment(kind="file", filename="简历.pdf", ref="DLCODE-9"),)))
+    [card] = [m.card for m in sent]
+    assert card.title == "收到文件，但没有可附加的推荐" and "简历.pdf" in card.body
+    assert await db.all_rows(demo, AttachmentRow) == []

@@ -225,8 +225,10 @@ async def test_media_messages_are_stored_with_their_attachment_and_handled(
     assert stored.event_id == "msg:7100" and stored.attachments == (attachment,)
     await wecom.intake.drain()
     (row,) = await db.all_rows(wecom.factory, Inbox)
-    assert row.processed_at is not None and row.outcome == "help"  # no text: the help card
-    assert wecom.chat.messenger.cards_for("wecom", "zhangjl")
+    # No words: the file is meant for a referral; 张经理 has none open, so the bot says so.
+    assert row.processed_at is not None and row.outcome == "fallback"
+    [answer] = wecom.chat.messenger.cards_for("wecom", "zhangjl")
+    assert answer.title == "收到文件，但没有可附加的推荐"
     assert await wecom.post(signed) == (200, b"")  # a retry is acked and not handled again
     await wecom.intake.drain()
     assert len(await db.all_rows(wecom.factory, Inbox)) == 1
