@@ -15,9 +15,8 @@ from handlers.announce import close_previous_todo, send_task_card
 from handlers.calendar import clockwork
 from handlers.calendar_sla import carry_reminders, reschedule_sla
 from handlers.delegation_rules import SLA_STAGE, task_kind
-from handlers.workflow import move_or_stale
+from handlers.workflow import move_or_stale, write_event
 from storage.models import Person, Position, Referral, ReferralEvent
-from storage.repo.referrals import add_referral_event
 
 
 @dataclass(frozen=True)
@@ -70,19 +69,9 @@ async def move_task(
     if assignee_for is not None:
         data["assignee_for"] = assignee_for.id
     actor = ctx.person if isinstance(ctx, Context) else None
-    event = await add_referral_event(
-        session=ctx.session,
-        event=ReferralEvent(
-            referral_id=referral.id,
-            actor_id=actor.id if actor else None,
-            action=action,
-            from_state=referral.state,
-            to_state=referral.state,
-            note=note,
-            data=data,
-            platform=ctx.event.platform if isinstance(ctx, Context) else "",
-            at=ctx.now,
-        ),
+    event = await write_event(
+        ctx, referral, action=action, actor=actor, from_state=referral.state,
+        to_state=referral.state, note=note, data=data,
     )
     if sla is not None:
         await reschedule_sla(ctx, referral, holder, stage, sla, route=False)

@@ -173,6 +173,34 @@ async def assignee_for(
     return None
 
 
+async def write_event(
+    ctx: Context | JobContext,
+    referral: Referral,
+    *,
+    action: str,
+    actor: Person | None,
+    from_state: ReferralState | None,
+    to_state: ReferralState,
+    note: str,
+    data: dict[str, object],
+) -> ReferralEvent:
+    """One audit event for ``referral`` (``actor`` None: the clock acted)."""
+    return await add_referral_event(
+        session=ctx.session,
+        event=ReferralEvent(
+            referral_id=referral.id,
+            actor_id=actor.id if actor else None,
+            action=action,
+            from_state=from_state,
+            to_state=to_state,
+            note=note,
+            data=data,
+            platform=ctx.event.platform if isinstance(ctx, Context) else "",
+            at=ctx.now,
+        ),
+    )
+
+
 async def move_or_stale(
     ctx: Context, referral: Referral, version: int, values: dict[str, object]
 ) -> None:
@@ -280,25 +308,16 @@ async def apply_transition(
         extra["assignee_for"] = assignee_for_.id
     if actor is None:
         extra["auto"] = "timeout"
-    event = await add_referral_event(
-        session=ctx.session,
-        event=ReferralEvent(
-            referral_id=referral.id,
-            actor_id=actor.id if actor else None,
-            action=action,
-            from_state=from_state,
-            to_state=target,
-            note=note,
-            data={
-                **(data or {}),
-                "from_version": version,
-                "version": version + 1,
-                "assignee_id": assignee.id if assignee else None,
-                **extra,
-            },
-            platform=ctx.event.platform if isinstance(ctx, Context) else "",
-            at=ctx.now,
-        ),
+    event = await write_event(
+        ctx, referral, action=action, actor=actor, from_state=from_state, to_state=target,
+        note=note,
+        data={
+            **(data or {}),
+            "from_version": version,
+            "version": version + 1,
+            "assignee_id": assignee.id if assignee else None,
+            **extra,
+        },
     )
     await reschedule_sla(ctx, referral, assignee, stage, sla, route=False, clock=clock)
     return Moved(
@@ -365,19 +384,9 @@ async def _cosign(
         data["actor_for"] = actor_for.id
     if actor is None:
         data["auto"] = "timeout"
-    event = await add_referral_event(
-        session=ctx.session,
-        event=ReferralEvent(
-            referral_id=referral.id,
-            actor_id=actor.id if actor else None,
-            action=action,
-            from_state=referral.state,
-            to_state=referral.state,
-            note=note,
-            data=data,
-            platform=ctx.event.platform if isinstance(ctx, Context) else "",
-            at=ctx.now,
-        ),
+    event = await write_event(
+        ctx, referral, action=action, actor=actor, from_state=referral.state,
+        to_state=referral.state, note=note, data=data,
     )
     await carry_reminders(ctx, referral, cosigner)
     return Moved(
