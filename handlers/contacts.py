@@ -69,7 +69,8 @@ async def link_contact(ctx: Context) -> None:
             # No QR code for a candidate: ask WeCom which mobiles the employee noted.
             ctx.deliver(
                 ctx.person, "contact_lookup", platform=ctx.event.platform,
-                handle={"external_userid": external}, card=Card(title="contact lookup"),
+                # A lookup shows nobody anything: the outbox row only needs an empty card.
+                handle={"external_userid": external}, card=Card(title=""),
             )
         return
     if candidate.wecom_external_userid != external:

@@ -260,23 +260,11 @@ class DingTalkStream:
     """Runs a :class:`StreamClient` in a task: :meth:`start` it, :meth:`stop` it on shutdown."""
 
     def __init__(
-        self,
-        config: DingTalkConfig,
-        sink: EventSink,
-        *,
-        http: httpx.AsyncClient,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 60.0,
-        max_in_flight: int = 32,
-        local_ip_address: str | None = None,
-        rng: Callable[[], float] = random.random,
-        ws_options: dict[str, Any] | None = None,
+        self, config: DingTalkConfig, sink: EventSink, *, http: httpx.AsyncClient,
+        **options: Any,
     ) -> None:
-        self.client = StreamClient(
-            config, sink, http=http, backoff_base=backoff_base, backoff_cap=backoff_cap,
-            max_in_flight=max_in_flight, local_ip_address=local_ip_address, rng=rng,
-            ws_options=ws_options,
-        )
+        """``options`` are :class:`StreamClient`'s (backoff, frames in flight, test hooks)."""
+        self.client = StreamClient(config, sink, http=http, **options)
         self._task: asyncio.Task[None] | None = None
 
     @property
