@@ -26,7 +26,7 @@ Scenarios, in the same run:
   adapter alone costs (frame decoding, parsing, acks, back-pressure).
 * ``intake``: the real path. ``DingTalkStream`` → ``EventIntake.take`` → ``Dispatcher.accept``
   (the event stored in SQLite before its ack) on a temporary database with the schema
-  (``storage.db.create_all``) and the demo org (``bot.demo.seed_demo``); then each event is
+  (``storage.db.create_all``) and the demo org (``bot.cli.demo.seed_demo``); then each event is
   handled by the real ``Dispatcher.feed`` made slow by an ``asyncio.sleep`` of
   ``--handler-delay`` before it. After the last ack the child waits for ``intake.drain()``
   at most ``--drain-timeout`` seconds, then counts what was stored and handled.
@@ -454,13 +454,13 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     from sqlmodel import col
 
     from bot.adapters.dingtalk.stream import DingTalkStream
-    from bot.config import DingTalkConfig
-    from bot.context import Settings
-    from bot.demo import seed_demo
-    from bot.dispatch import Dispatcher
-    from bot.events import Event
-    from bot.intake import EventIntake
-    from handlers import ROUTERS, answer_pending, not_understood
+    from bot.cli.demo import seed_demo
+    from bot.config.schema import DingTalkConfig
+    from bot.core.context import Settings
+    from bot.core.dispatch import Dispatcher
+    from bot.core.events import Event
+    from bot.pipeline.intake import EventIntake
+    from handlers.capabilities import REGISTRY
     from storage.db import create_all, make_engine, make_session_factory
     from storage.models import Inbox, Outbox
 
@@ -496,8 +496,8 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         # "gated": every unit of work queues in this process for SQLite's write lock.
         sessions = GatedSessions(factory, WriteGate()) if scenario == "gated" else factory
         dispatcher = Dispatcher(
-            session_factory=sessions, routers=ROUTERS, settings=Settings(),
-            pending_input=answer_pending, fallback=not_understood,
+            session_factory=sessions, routers=REGISTRY.routers, settings=Settings(),
+            pending_input=REGISTRY.answer_pending, fallback=REGISTRY.fallback,
         )
         real_feed = dispatcher.feed
 

@@ -58,8 +58,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import DueRunner
-from bot.context import JobContext, Settings
+from bot.core.context import JobContext, Settings
+from bot.pipeline.clock import DueRunner
 from storage.db import SessionFactory, create_all, make_engine, make_session_factory, session_scope
 from storage.models import DueItem
 from storage.repo.due import claim_due_items

@@ -51,8 +51,8 @@ from sqlalchemy.dialects.postgresql import asyncpg as pg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.context import Settings
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
 from handlers.insight.scope import StatsQuery
 from handlers.insight.stats import build_stats
 from storage.db import SessionFactory, create_all, make_engine, make_session_factory

@@ -10,10 +10,11 @@ p99 < 50 ms at 200 requests/s; and its throughput on valid encrypted callbacks i
 40 % of a bare aiohttp route that returns 200 with no work, measured side by side in one run.
 
 The server is the real stack: a temporary SQLite database with the schema
-(``storage.db.create_all``) and the demo org (``bot.demo.seed_demo``), a ``Dispatcher`` built
-as ``bot/local_chat.py`` builds it, whose ``feed`` first sleeps ``--handler-delay`` seconds,
+(``storage.db.create_all``) and the demo org (``bot.cli.demo.seed_demo``), a ``Dispatcher`` built
+as ``bot/cli/local_chat.py`` builds it, whose ``feed`` first sleeps ``--handler-delay`` seconds,
 an ``EventIntake`` over it (each event stored before its ack, handled in a task afterwards),
-``WeComAdapter`` and ``bot.server.build_app`` / ``start_server`` on 127.0.0.1. One extra route,
+``WeComAdapter`` and ``bot.serve.server.build_app`` / ``start_server`` on 127.0.0.1. One extra
+route,
 ``POST /bare``, answers 200 with no work. The server runs in a child process (this module with
 ``--serve``): on 2 cores the load generator's own CPU time would otherwise sit on the event
 loop it is measuring, and count against the callback route and the bare route differently.
@@ -84,23 +85,23 @@ def say(message: str) -> None:
 
 async def serve(db_path: str, port: int, delay: float, drain_timeout: float) -> None:
     from bot.adapters.wecom.adapter import WeComAdapter
-    from bot.config import WeComConfig
-    from bot.context import Settings
-    from bot.dispatch import Dispatcher
-    from bot.intake import EventIntake
-    from bot.server import build_app, start_server
-    from handlers import KIND_HANDLERS, ROUTERS, answer_pending, not_understood
+    from bot.config.schema import WeComConfig
+    from bot.core.context import Settings
+    from bot.core.dispatch import Dispatcher
+    from bot.pipeline.intake import EventIntake
+    from bot.serve.server import build_app, start_server
+    from handlers.capabilities import REGISTRY
     from storage.db import make_engine, make_session_factory
 
     engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
     factory = make_session_factory(engine)
     dispatcher = Dispatcher(
         session_factory=factory,
-        routers=ROUTERS,
+        routers=REGISTRY.routers,
         settings=Settings(),
-        pending_input=answer_pending,
-        kind_handlers=KIND_HANDLERS,
-        fallback=not_understood,
+        pending_input=REGISTRY.answer_pending,
+        kind_handlers=REGISTRY.kind_handlers,
+        fallback=REGISTRY.fallback,
     )
     handled = 0
     failed = 0
@@ -159,7 +160,7 @@ async def serve(db_path: str, port: int, delay: float, drain_timeout: float) -> 
 
 
 async def prepare_db(db_path: str) -> None:
-    from bot.demo import seed_demo
+    from bot.cli.demo import seed_demo
     from storage.db import create_all, make_engine, make_session_factory
 
     engine = make_engine(f"sqlite+aiosqlite:///{db_path}")

@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--people", type=Path, default=DEFAULT_PEOPLE_CSV,
-                        help="directory CSV (columns of bot/demo/people.csv)")
+                        help="directory CSV (columns of bot/cli/demo/people.csv)")
     parser.add_argument("--wecom-callback-url", default=None,
                         help="the bot's WeCom callback URL, e.g. http://127.0.0.1:8080/wecom/callback")
     parser.add_argument("--public-url", default=None,

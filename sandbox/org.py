@@ -1,6 +1,6 @@
 """The sandbox's people and group chats, read from a directory CSV.
 
-The CSV has the columns of ``bot/demo/people.csv`` (``employee_no, name, org_path, roles,
+The CSV has the columns of ``bot/cli/demo/people.csv`` (``employee_no, name, org_path, roles,
 dingtalk_user_id, dingtalk_union_id, wecom_userid, lead``); unknown columns are ignored and
 missing platform ids simply leave that person off that platform. Groups are given by the
 launcher or derived: one per org unit with at least two people in its subtree, because a

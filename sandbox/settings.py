@@ -16,7 +16,7 @@ from sandbox.org import Group
 # Called with (delta seconds, new total offset seconds) after the clock was advanced.
 ClockHook = Callable[[float, float], Awaitable[None]]
 
-DEFAULT_PEOPLE_CSV = Path(__file__).resolve().parent.parent / "bot" / "demo" / "people.csv"
+DEFAULT_PEOPLE_CSV = Path(__file__).resolve().parent.parent / "bot" / "cli" / "demo" / "people.csv"
 
 
 @dataclass

@@ -417,7 +417,7 @@ class RecallDelivery(SQLModel, table=True):
 # puts them on the same metadata for create_all and the migration check.
 import storage.insight_models  # noqa: E402,F401
 
-# Kinds of CalendarDay rows (see bot/workcal.py for what each means).
+# Kinds of CalendarDay rows (see handlers/sla/workcal.py for what each means).
 CALENDAR_DAY_KINDS = ("holiday", "workday", "closure")
 
 from datetime import date  # noqa: E402

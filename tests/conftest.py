@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.context import Settings
-from bot.demo import seed_demo
-from bot.local_chat import LocalChat
+from bot.cli.demo import seed_demo
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
 from storage.db import SessionFactory, create_all, make_engine, make_session_factory
 from tests._support.clock import FakeClock
 from tests._support.pg import drop_created, fresh_pg_url

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from bot.app import settings_from_config
-from bot.config import load_config
+from bot.config.schema import load_config
+from bot.config.settings import settings_from_config
 
 
 def test_settings_follow_the_config_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

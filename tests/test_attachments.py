@@ -3,9 +3,9 @@ from; elsewhere the bot says where to ask, and outsiders get nothing."""
 
 from __future__ import annotations
 
-from bot.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage
+from bot.cli.local_chat import LocalChat
+from bot.core.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
+from bot.pipeline.messenger import OutboundMessage
 from storage.db import SessionFactory
 from storage.models import Attachment as AttachmentRow
 from tests._support import db

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.events import CardAction, Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.core.events import CardAction, Conversation, Event, EventKind, Platform
 from cards.models import Button
 from storage.db import SessionFactory
 from storage.models import Candidate, Referral, ReferralDraft

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import cli
-from bot.app import settings_from_config
-from bot.config import ConfigError, load_config
-from bot.context import Settings
-from bot.local_chat import LocalChat
-from bot.quiet_hours import next_delivery_time
-from bot.workcal import (
+from bot.cli import commands as cli
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import ConfigError, load_config
+from bot.config.settings import settings_from_config
+from bot.core.context import Settings
+from handlers.sla.calendar import load_work_calendar
+from handlers.sla.quiet_hours import next_delivery_time
+from handlers.sla.workcal import (
     CalendarFileError,
     WorkingHours,
     add_working_time,
@@ -25,7 +26,6 @@ from bot.workcal import (
     shipped_calendar_data,
     working_time_between,
 )
-from handlers.calendar import load_work_calendar
 from storage.db import SessionFactory, make_engine, make_session_factory
 from tests._support import db
 from tests._support.clock import FakeClock

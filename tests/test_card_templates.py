@@ -1,7 +1,7 @@
 """The packaged card templates (``cards/templates/<locale>``) rendered with realistic contexts.
 
 Every Chinese template is rendered in both locales with view-models shaped like
-``handlers.views.referral_view``: the output must be a valid card, the English locale must
+``handlers.referral.views.referral_view``: the output must be a valid card, the English locale must
 mirror the Chinese one, and the cards people act on must carry the right buttons.
 """
 
@@ -19,7 +19,7 @@ from jinja2 import UndefinedError
 from cards.models import Card
 from cards.render import TEMPLATE_ROOT, _render, render_card
 from cards.render_text import text_card
-from handlers.workflow import NO_SHOW_CATEGORIES, TRANSITIONS
+from handlers.referral.workflow import NO_SHOW_CATEGORIES, TRANSITIONS
 from storage.models import ReferralState
 
 LOCALES = ("zh", "en")
@@ -169,7 +169,7 @@ def timeline() -> list[dict[str, Any]]:
 
 
 def referral(locale: str, **overrides: Any) -> dict[str, Any]:
-    """A referral view as ``handlers.views.referral_view`` returns it."""
+    """A referral view as ``handlers.referral.views.referral_view`` returns it."""
     d = DATA[locale]
     view: dict[str, Any] = {
         "id": 12,
@@ -220,7 +220,7 @@ def outcome(locale: str, **overrides: Any) -> dict[str, Any]:
 
 
 def problems(locale: str) -> list[dict[str, Any]]:
-    """Every problem ``handlers.referral._check`` can report."""
+    """Every problem ``handlers.referral.submit._check`` can report."""
     d = DATA[locale]
     return [
         {"field": "position", "code": "missing"},
@@ -388,7 +388,7 @@ CASES: list[Case] = [
     *[(f"api_usage_alert-{t}", "api_usage_alert", lambda lc, t=t: {"threshold": t, "u": {
         "platform": "dingtalk", "period": "2026-11", "calls": 50 * t, "quota": 5000,
         "percent": t}}) for t in (80, 100)],
-    # Task cards re-sent as SLA reminders (handlers.reminders.remind_assignee).
+    # Task cards re-sent as SLA reminders (handlers.sla.reminders.remind_assignee).
     *[(f"{name}-reminder{'-overdue' if overdue else ''}", name,
        lambda lc, overdue=overdue: {"r": referral(lc),
                                     "reminder": {"overdue": overdue, "due_at": DUE}})
@@ -545,8 +545,8 @@ RECALL_CASES: list[Case] = [
 CASES += RECALL_CASES
 
 
-# --- Insight cards (handlers.insight, handlers.pool): statistics, weekly report, talent pool,
-# referral bonuses.
+# --- Insight cards (handlers.insight, handlers.pool.commands): statistics, weekly report,
+# talent pool, referral bonuses.
 
 
 def stats_view(locale: str, *, empty: bool = False) -> dict[str, Any]:
@@ -686,7 +686,7 @@ CASES += INSIGHT_CASES
 
 
 def period(locale: str, **overrides: Any) -> dict[str, Any]:
-    """A delegation or absence as ``handlers.delegation.period_view`` returns it."""
+    """A delegation or absence as ``handlers.delegation.commands.period_view`` returns it."""
     d = DATA[locale]
     view: dict[str, Any] = {"id": 7, "person": d["assignee"], "delegate": d["actor"],
                             "first": "12-01", "last": "12-07", "kinds": [], "leave": False,
@@ -704,7 +704,7 @@ TASK_REFUSALS = ("usage_reassign", "usage_cosign", "usage_consult", "unknown_per
                  "already_cosigner", "not_asked")
 MOVE_REASONS = ("delegate", "return", "reassign", "timeout", "auto_approved")
 
-# Delegation, leave, reassignment, 加签 / 征询, timeouts (handlers.delegation*, timeouts).
+# Delegation, leave, reassignment, 加签 / 征询, timeouts (handlers.delegation.commands*, timeouts).
 DELEGATION_CASES: list[Case] = [
     ("delegation_set", "delegation_set",
      lambda lc: {"p": period(lc), "started": True, "moved": 3}),
@@ -794,7 +794,7 @@ DELEGATION_CASES: list[Case] = [
                                ("opinion", "task.consult_reply"))],
 ]
 CASES += DELEGATION_CASES
-# Personal data: consent, erasure, usage and unknown candidate (handlers/gdpr.py).
+# Personal data: consent, erasure, usage and unknown candidate (handlers/privacy/gdpr.py).
 CASES += [
     ("privacy-erased", "privacy", lambda lc: {"outcome": "erased", "candidate_id": 7}),
     ("privacy-consent", "privacy", lambda lc: {"outcome": "consent", "referral_id": 12, "at": T0}),

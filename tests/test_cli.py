@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
-from bot.local_chat import LocalChat
-from bot.shell import Shell
+from bot.cli import commands as cli
+from bot.cli.local_chat import LocalChat
+from bot.cli.shell import Shell
 from storage.db import SessionFactory
 from storage.repo.people import list_people
 from tests._support import db

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import DueRunner
-from bot.local_chat import LocalChat
-from bot.quiet_hours import next_delivery_time
-from handlers.reminders import DUE_HANDLERS
+from bot.cli.local_chat import LocalChat
+from bot.pipeline.clock import DueRunner
+from handlers.sla.quiet_hours import next_delivery_time
+from handlers.sla.reminders import DUE_HANDLERS
 from storage.db import SessionFactory, session_scope
 from storage.models import DueItem
 from storage.repo.due import claim_due_items

@@ -9,11 +9,11 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-import handlers.workflow as workflow
-from bot.context import Context, Settings
-from bot.events import CardAction, Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
-from handlers.workflow import StaleAction, apply_transition
+import handlers.referral.workflow as workflow
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Context, Settings
+from bot.core.events import CardAction, Conversation, Event, EventKind, Platform
+from handlers.referral.workflow import StaleAction, apply_transition
 from storage.db import SessionFactory
 from storage.models import Inbox, Person, Referral
 from tests._support.clock import FakeClock

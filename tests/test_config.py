@@ -1,4 +1,4 @@
-"""Tests for bot.config: file loading, env overrides, validation messages, redaction."""
+"""Tests for bot.config.schema: file loading, env overrides, validation messages, redaction."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
+from bot.config.schema import (
     CalendarConfig,
     Config,
     ConfigError,

@@ -3,8 +3,8 @@ employee noted, and greeted in the employee's name; nobody else is touched."""
 
 from __future__ import annotations
 
-from bot.events import CardAction, Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.core.events import CardAction, Conversation, Event, EventKind, Platform
 from storage.db import SessionFactory, session_scope
 from storage.models import Candidate, ContactLookup
 from storage.repo.contact_lookups import record_lookup

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from storage.db import SessionFactory
 from storage.models import AwayPeriod, DueItem
 from tests._support import db

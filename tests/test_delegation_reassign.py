@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from storage.db import SessionFactory
 from tests._support import db
 from tests._support.clock import FakeClock

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.errors import PlatformError
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage, RecordingMessenger
+from bot.cli.local_chat import LocalChat
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, RecordingMessenger
 from storage.db import SessionFactory
 from storage.models import Outbox, OutboxStatus
 from tests._support import db

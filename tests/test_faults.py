@@ -27,13 +27,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter, robot_sign
-from bot.config import DingTalkConfig
-from bot.context import Settings
-from bot.events import Conversation, Event, EventKind, Platform
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import DingTalkConfig
+from bot.core.context import Settings
+from bot.core.events import Conversation, Event, EventKind, Platform
+from bot.pipeline.intake import EventIntake
+from bot.pipeline.messenger import OutboundMessage
+from bot.serve.server import build_app
 from storage.db import SessionFactory
 from storage.models import Inbox, Outbox, OutboxStatus, Referral, ReferralEvent
 from tests._support import db

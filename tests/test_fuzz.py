@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter, card_sign
 from bot.adapters.wecom.adapter import WeComAdapter
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.pipeline.intake import EventIntake
+from bot.serve.server import build_app
 from storage.db import SessionFactory
 from tests._support.clock import FakeClock
 from tests._support.tally import count
@@ -68,7 +68,7 @@ async def answer_all(client: TestClient, requests: list[tuple[str, bytes, dict]]
 
 
 async def served(chat: LocalChat, clock: FakeClock) -> TestClient:  # type: ignore[type-arg]
-    from bot.config import DingTalkConfig
+    from bot.config.schema import DingTalkConfig
 
     dingtalk = DingTalkHttpAdapter(DingTalkConfig(
         app_key="key", app_secret=SECRET, robot_code="robot", card_template_id="tpl",

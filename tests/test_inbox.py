@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.events import Conversation, Event, EventKind, Platform
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.core.events import Conversation, Event, EventKind, Platform
+from bot.pipeline.intake import EventIntake
 from storage.db import SessionFactory
 from storage.models import Inbox
 from tests._support import db

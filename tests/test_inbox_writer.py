@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.events import (
+from bot.core.events import (
     Attachment,
     CardAction,
     Conversation,
@@ -21,7 +21,7 @@ from bot.events import (
     EventKind,
     Platform,
 )
-from bot.inbox_writer import InboxWriter, payload
+from bot.pipeline.inbox_writer import InboxWriter, payload
 from storage.db import SessionFactory, make_engine, make_session_factory, session_scope
 from storage.models import Inbox
 from storage.repo.inbox import record_event

@@ -3,7 +3,7 @@ after probation, HR marks it paid or void, HR leads set the rules."""
 
 from __future__ import annotations
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.insight_models import ReferralBonus

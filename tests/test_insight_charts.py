@@ -18,8 +18,8 @@ from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.config import DingTalkConfig
-from bot.messenger import OutboundMessage
+from bot.config.schema import DingTalkConfig
+from bot.pipeline.messenger import OutboundMessage
 from cards.models import Card
 from handlers.insight.chart import render_chart
 from storage.db import SessionFactory, session_scope

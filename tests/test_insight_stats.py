@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlmodel import select
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.insight_models import InsightChart, ReferralFact, SlaBreach

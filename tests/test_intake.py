@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.events import Conversation, Event, EventKind, Platform
-from bot.intake import EventIntake
+from bot.core.events import Conversation, Event, EventKind, Platform
+from bot.pipeline.intake import EventIntake
 
 
 def message(n: int) -> Event:

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.config import load_config
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.log import JsonFormatter
-from bot.messenger import OutboundMessage, TransientDeliveryError
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import load_config
+from bot.core.log import JsonFormatter
+from bot.pipeline.intake import EventIntake
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.server import build_app
 from storage.db import SessionFactory, session_scope
 from storage.repo.due import schedule_due_item
 from tests._support.clock import FakeClock

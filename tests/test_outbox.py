@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.events import Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage, TransientDeliveryError
-from bot.outbox import MAX_ATTEMPTS, OutboxWorker
+from bot.cli.local_chat import LocalChat
+from bot.core.events import Conversation, Event, EventKind, Platform
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.pipeline.outbox import MAX_ATTEMPTS, OutboxWorker
 from storage.db import SessionFactory
 from storage.models import Outbox, OutboxStatus
 from tests._support import db

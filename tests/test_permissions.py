@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Button, Card
-from handlers.permissions import PERMISSIONS, VIEW, permits
-from handlers.workflow import TRANSITIONS, may_act
+from handlers.referral.permissions import PERMISSIONS, VIEW, permits
+from handlers.referral.workflow import TRANSITIONS, may_act
 from storage.db import SessionFactory
 from storage.models import Person, Position, Referral
 from tests._support.referrals import referral_at, referral_row, snapshot, submit
 
-PEOPLE_CSV = Path(__file__).parent.parent / "bot" / "demo" / "people.csv"
+PEOPLE_CSV = Path(__file__).parent.parent / "bot" / "cli" / "demo" / "people.csv"
 CHECKED: dict[str, int] = {"cells": 0, "allowed": 0, "denied": 0}
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Card
-from handlers.admin_import import import_positions
+from handlers.admin.directory_import import import_positions
 from storage.db import SessionFactory, session_scope
 from storage.insight_models import PoolTag
 from storage.models import Position

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot.cli import main
-from bot.context import JobContext, Settings
-from bot.local_chat import LocalChat
-from handlers.retention import purge_expired, schedule_retention
+from bot.cli.commands import main
+from bot.cli.local_chat import LocalChat
+from bot.core.context import JobContext, Settings
+from handlers.privacy.retention import purge_expired, schedule_retention
 from storage.crypto import DataKeyError, Keyring, decrypt, encrypt, parse_keyring, use_keyring
 from storage.db import SessionFactory, make_engine, make_session_factory
 from storage.models import AuditRecord, Candidate, DueItem, Referral

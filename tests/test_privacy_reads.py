@@ -3,7 +3,7 @@ that shows a candidate's full profile to someone is an audited read."""
 
 from __future__ import annotations
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from storage.db import SessionFactory
 from storage.models import AuditRecord, Candidate, Person
 from tests._support import db

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.qualification import (
+from handlers.referral.qualification import (
     CandidateFacts,
     Outcome,
     RequirementResult,

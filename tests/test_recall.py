@@ -11,8 +11,8 @@ from typing import TypeAlias
 import pytest
 from sqlmodel import select
 
-from bot.context import Settings
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
 from cards.models import Button, Card
 from storage.db import SessionFactory
 from storage.models import (

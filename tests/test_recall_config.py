@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import settings_from_config
-from bot.config import ConfigError, RecallConfig, load_config
+from bot.config.schema import ConfigError, RecallConfig, load_config
+from bot.config.settings import settings_from_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 

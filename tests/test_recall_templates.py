@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import RECALL_NEWS_KEYS
+from bot.config.schema import RECALL_NEWS_KEYS
 from cards.recall import RECALL_ROOT, STAGES, RecallTemplateError, render_recall
 from handlers.recall.common import CATEGORIES
-from handlers.workflow import NO_SHOW_CATEGORIES
+from handlers.referral.workflow import NO_SHOW_CATEGORIES
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 FULL = {

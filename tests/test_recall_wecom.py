@@ -16,16 +16,16 @@ from sqlalchemy import update
 
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.clock import DueRunner
-from bot.context import Settings
-from bot.dispatch import Dispatcher
-from bot.events import CardAction, Conversation, Event, EventKind, Platform
-from bot.local_chat import LocalChat
-from bot.messenger import PlatformMessengers
-from bot.outbox import OutboxWorker
-from bot.runtime import Runtime
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
+from bot.core.dispatch import Dispatcher
+from bot.core.events import CardAction, Conversation, Event, EventKind, Platform
+from bot.pipeline.clock import DueRunner
+from bot.pipeline.messenger import PlatformMessengers
+from bot.pipeline.outbox import OutboxWorker
+from bot.pipeline.runtime import Runtime
 from cards.models import Card
-from handlers import DUE_HANDLERS, KIND_HANDLERS, RECURRING, ROUTERS, answer_pending
+from handlers.capabilities import REGISTRY
 from handlers.recall import sending
 from storage.db import SessionFactory
 from storage.models import Candidate, Outbox, RecallContact, RecallStatus
@@ -79,13 +79,13 @@ async def bot(demo: SessionFactory, clock: FakeClock) -> AsyncIterator[Bot]:
                                    clock=clock)
             messengers = PlatformMessengers({"wecom": wecom, "shell": shell.messenger})
             dispatcher = Dispatcher(
-                session_factory=demo, routers=ROUTERS, settings=settings, clock=clock,
-                pending_input=answer_pending, kind_handlers=KIND_HANDLERS)
+                session_factory=demo, routers=REGISTRY.routers, settings=settings, clock=clock,
+                pending_input=REGISTRY.answer_pending, kind_handlers=REGISTRY.kind_handlers)
             worker = OutboxWorker(session_factory=demo, messenger=messengers, clock=clock)
             runtime = Runtime(
-                runner=DueRunner(session_factory=demo, handlers=DUE_HANDLERS,
+                runner=DueRunner(session_factory=demo, handlers=REGISTRY.due_handlers,
                                  settings=settings, clock=clock, owner="wecom-test"),
-                outbox=worker, recurring=RECURRING)
+                outbox=worker, recurring=REGISTRY.recurring)
             yield Bot(shell, dispatcher, worker, runtime, router)
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from handlers.referral_form import (
+from bot.core.text import normalize_text, split_command
+from handlers.referral.form import (
     FIELD_ALIASES,
     ParsedEntry,
     ReferralForm,
@@ -16,12 +17,10 @@ from handlers.referral_form import (
     mask_phone,
     normalize_email,
     normalize_phone,
-    normalize_text,
     parse_education,
     parse_fields,
     parse_referral,
     parse_work_history,
-    split_command,
 )
 
 COMMANDS = ("推荐", "推荐列表", "refer", "Recall", "撤回")

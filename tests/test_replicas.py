@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from bot.demo import seed_demo
+from bot.cli.demo import seed_demo
 from storage.db import SessionFactory, make_engine, make_session_factory, session_scope
 from storage.migrate import upgrade_database
 from storage.models import Candidate, DueItem, Person, Position, Referral, ReferralState

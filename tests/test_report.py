@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from bot import cli
-from bot.context import Settings
-from bot.local_chat import LocalChat
-from bot.report import report_command
+from bot.cli import commands as cli
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
+from handlers.insight.report import report_command
 from storage.db import SessionFactory
 from tests._support.clock import FakeClock
 from tests._support.referrals import act, field_value, submit

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from storage.db import SessionFactory
 from storage.models import ReferralState
 from tests._support import db

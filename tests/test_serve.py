@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bot.adapters.dingtalk.http_mode import robot_sign
-from bot.demo import seed_demo
+from bot.cli.demo import seed_demo
 from storage.db import SessionFactory, make_engine, make_session_factory
 from storage.migrate import upgrade_database
 from tests._support import db
@@ -54,7 +54,7 @@ async def served(
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HRBOT_CONFIG": str(config)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", cwd=tmp_path, env=env,
+        sys.executable, "-m", "bot.cli.commands", "serve", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:

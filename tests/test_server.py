@@ -8,10 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.adapters.base import Inbound, RawRequest, RawResponse
-from bot.events import Conversation, Event, EventKind, Platform
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.core.events import Conversation, Event, EventKind, Platform
+from bot.pipeline.intake import EventIntake
+from bot.serve.server import build_app
 from storage.db import SessionFactory
 from storage.models import Inbox
 from tests._support import db

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import ConfigError, load_config
-from bot.context import JobContext, Settings
-from bot.local_chat import LocalChat
-from handlers.timeouts import timeout_policy
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import ConfigError, load_config
+from bot.core.context import JobContext, Settings
+from handlers.sla.timeouts import timeout_policy
 from storage.db import SessionFactory
 from tests._support import db
 from tests._support.clock import FakeClock

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from sqlmodel import select
 
-from bot.context import Settings
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage
+from bot.cli.local_chat import LocalChat
+from bot.core.context import Settings
+from bot.pipeline.messenger import OutboundMessage
 from storage.db import SessionFactory
 from storage.models import Person
 from tests._support.clock import FakeClock

@@ -12,9 +12,9 @@ import respx
 
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
-from bot.config import DingTalkConfig
-from bot.context import Settings
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import DingTalkConfig
+from bot.core.context import Settings
 from storage.db import SessionFactory, session_scope
 from storage.repo.usage import add_api_calls, api_calls, usage_period
 from tests._support.clock import FakeClock

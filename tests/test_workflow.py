@@ -1,6 +1,7 @@
 """The referral workflow end to end through the chat: every transition of
-``handlers.workflow.TRANSITIONS`` allowed and refused, text commands, typed input, SLA due items
-and stale cards. Each test reads back the Referral row, the audit trail and the cards sent."""
+``handlers.referral.workflow.TRANSITIONS`` allowed and refused, text commands, typed input, SLA
+due items and stale cards. Each test reads back the Referral row, the audit trail and the cards
+sent."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import TypeAlias
 
 import pytest
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Button, Card
-from handlers.workflow import TRANSITIONS
+from handlers.referral.workflow import TRANSITIONS
 from storage.db import SessionFactory
 from storage.models import Candidate
 from tests._support.clock import FakeClock

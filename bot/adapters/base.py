@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote
 
-from bot.events import Event
+from bot.core.events import Event
 
 
 @dataclass(frozen=True)

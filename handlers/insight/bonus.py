@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.context import Context
-from bot.errors import UserFacingError
-from bot.routing import Router
+from bot.core.context import Context
+from bot.core.errors import UserFacingError
+from bot.core.routing import Router
 from handlers.insight.config import PREFIX, load_config
 from handlers.insight.sync import catch_up
 from storage.insight_models import ReferralBonus

@@ -30,7 +30,7 @@ STAGE_BITS: dict[str, int] = {
 TIMED_STAGES = (
     "hr_review", "needs_info", "leader_approval", "interviewing", "feedback", "offer",
 )
-# Stages with an SLA clock (handlers.workflow starts one on entering them).
+# Stages with an SLA clock (handlers.referral.workflow starts one on entering them).
 SLA_STAGES = ("hr_review", "needs_info", "leader_approval", "feedback")
 
 

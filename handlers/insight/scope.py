@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from storage.models import Person, Position
 from storage.repo.people import in_scope
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.context import Context, JobContext, Settings
-from bot.errors import UserFacingError
-from bot.routing import Router
+from bot.core.context import Context, JobContext, Settings
+from bot.core.errors import UserFacingError
+from bot.core.routing import Router
 from handlers.insight.chart import render_chart
 from handlers.insight.facts import SLA_STAGES, STAGE_BITS, TIMED_STAGES, org_key
 from handlers.insight.scope import StatsQuery, parse_query

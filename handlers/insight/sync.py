@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.context import JobContext, Settings
+from bot.core.context import JobContext, Settings
 from handlers.insight.config import InsightConfig, load_config
 from handlers.insight.facts import (
     STAGE_BITS,
@@ -26,9 +26,9 @@ from handlers.insight.facts import (
     stage_seconds,
     stage_visits,
 )
-from handlers.pool_tags import PoolFacts, derive_tags, search_text
-from handlers.qualification import check_requirements
-from handlers.views import candidate_facts, work_entries
+from handlers.pool.tags import PoolFacts, derive_tags, search_text
+from handlers.referral.qualification import check_requirements
+from handlers.referral.views import candidate_facts, work_entries
 from storage.models import Candidate, Position, Referral, ReferralEvent, ReferralState
 from storage.repo import insight_sync as repo
 from storage.repo.insight_settings import get_setting, prune_charts, set_setting, try_sync_lock

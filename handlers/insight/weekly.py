@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Any
 
-from bot.context import Context, JobContext
-from bot.errors import UserFacingError
-from bot.routing import Router
+from bot.core.context import Context, JobContext
+from bot.core.errors import UserFacingError
+from bot.core.routing import Router
 from handlers.insight.config import PREFIX, load_config
 from handlers.insight.facts import org_key
 from handlers.insight.scope import StatsQuery

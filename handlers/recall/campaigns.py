@@ -11,8 +11,9 @@ import re
 from collections import Counter
 from typing import Any
 
-from bot.context import Context
-from bot.errors import UserFacingError
+from bot.core.context import Context
+from bot.core.errors import UserFacingError
+from bot.core.text import normalize_text
 from handlers.recall.common import (
     card_version,
     days_between,
@@ -24,8 +25,7 @@ from handlers.recall.common import (
 )
 from handlers.recall.drafts import draft_contact, send_preview
 from handlers.recall.rules import contact_block
-from handlers.referral_form import normalize_text
-from handlers.views import short
+from handlers.referral.views import short
 from storage.models import Candidate, Position, RecallCampaign, TalentProfile
 from storage.repo.recall import (
     count_campaign_contacts,

@@ -7,12 +7,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.context import Context, JobContext
-from bot.errors import UserFacingError
-from bot.log import dispatch_log
-from bot.quiet_hours import next_delivery_time
-from bot.routing import Router
-from handlers.views import short
+from bot.core.context import Context, JobContext
+from bot.core.errors import UserFacingError
+from bot.core.log import dispatch_log
+from bot.core.routing import Router
+from handlers.referral.views import short
+from handlers.sla.quiet_hours import next_delivery_time
 from storage.models import (
     Candidate,
     Person,
@@ -26,7 +26,8 @@ from storage.repo.recall import get_campaign, get_contact, get_profile, list_con
 
 router = Router("recall")
 
-# Reason categories, as recorded on the no-show card (handlers.workflow.NO_SHOW_CATEGORIES).
+# Reason categories, as recorded on the no-show card
+# (handlers.referral.workflow.NO_SHOW_CATEGORIES).
 CATEGORIES = ("salary", "team", "career", "commute", "family", "counter_offer", "other")
 # What people type for a category: the code, the Chinese label or a word of it.
 CATEGORY_WORDS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.context import Context, JobContext
+from bot.core.context import Context, JobContext
 from cards.recall import RecallTemplateError, render_recall
 from handlers.recall.common import contact_key, contact_view, days_between, delivery_time
 from handlers.recall.rules import text_problem

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.context import JobContext
+from bot.core.context import JobContext
 from handlers.recall.common import contact_key, contact_view, delivery_time
 from handlers.recall.drafts import draft_contact, send_preview
 from handlers.recall.profiles import make_profile

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import Context
-from bot.errors import UserFacingError
+from bot.core.context import Context
+from bot.core.errors import UserFacingError
+from bot.core.text import normalize_text
 from handlers.recall.common import (
     CATEGORIES,
     card_version,
@@ -24,7 +25,6 @@ from handlers.recall.profiles import (
     profile_of_referral,
 )
 from handlers.recall.rules import opt_out
-from handlers.referral_form import normalize_text
 from storage.models import PendingInput, TalentProfile
 from storage.repo.conversations import clear_pending_input, set_pending_input
 

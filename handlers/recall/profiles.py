@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import Context, JobContext
-from bot.errors import UserFacingError
+from bot.core.context import Context, JobContext
+from bot.core.errors import UserFacingError
 from handlers.recall.common import (
     CATEGORIES,
     delivery_time,
@@ -23,7 +23,7 @@ from handlers.recall.common import (
     typed_text,
 )
 from handlers.recall.rules import opt_out, subject_of
-from handlers.views import short
+from handlers.referral.views import short
 from storage.models import (
     DueItem,
     Person,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import Context
-from bot.errors import UserFacingError
-from bot.events import Platform
+from bot.core.context import Context
+from bot.core.errors import UserFacingError
+from bot.core.events import Platform
 from handlers.recall.common import (
     card_version,
     contact_view,

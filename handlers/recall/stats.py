@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bot.context import Context
+from bot.core.context import Context
 from handlers.recall.common import forbidden, router
 from storage.models import RecallContact, RecallStatus
 from storage.repo.people import in_scope

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.models import Candidate, RecallContact, Referral, TalentProfile

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.local_chat import LocalChat
-from bot.messenger import RecordingMessenger
+from bot.cli.local_chat import LocalChat
+from bot.pipeline.messenger import RecordingMessenger
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.models import DueItem, PendingInput, Person, Referral, ReferralEvent

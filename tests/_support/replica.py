@@ -21,13 +21,13 @@ from datetime import time, timedelta
 
 import httpx
 
-from bot.clock import DueRunner
-from bot.context import Settings
-from bot.messenger import OutboundMessage, TransientDeliveryError
-from bot.outbox import OutboxWorker
-from bot.runtime import Runtime
-from bot.serve import run_until_signalled
-from handlers.reminders import DUE_HANDLERS
+from bot.core.context import Settings
+from bot.pipeline.clock import DueRunner
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.pipeline.outbox import OutboxWorker
+from bot.pipeline.runtime import Runtime
+from bot.serve.lifecycle import run_until_signalled
+from handlers.sla.reminders import DUE_HANDLERS
 from storage.db import make_engine, make_session_factory
 
 log = logging.getLogger("hrbot.replica")

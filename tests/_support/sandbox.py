@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from bot.assembly import RunningBot
-from bot.config import Config, DatabaseConfig, ServerConfig
-from bot.sandbox_serve import start_sandboxed
+from bot.config.schema import Config, DatabaseConfig, ServerConfig
+from bot.serve.assembly import RunningBot
+from bot.serve.sandbox import start_sandboxed
 
 REFER = "@hrbot 推荐 店长 张三 13800138000 曾将社区商场月客流提升30%"
 WAIT = 15.0

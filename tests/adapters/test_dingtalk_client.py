@@ -13,9 +13,9 @@ import pytest
 import respx
 
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.config import DingTalkConfig
-from bot.errors import PlatformError
-from bot.messenger import TransientDeliveryError
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import TransientDeliveryError
 from cards.models import Button, Card
 from cards.render_dingtalk import create_and_deliver_body, update_body
 from tests._support.clock import FakeClock

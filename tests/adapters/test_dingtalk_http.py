@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from bot.adapters.base import RawRequest
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter, card_sign, robot_sign
-from bot.config import DingTalkConfig
-from bot.events import ConversationKind, EventKind
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import DingTalkConfig
+from bot.core.events import ConversationKind, EventKind
+from bot.pipeline.intake import EventIntake
+from bot.serve.server import build_app
 from storage.db import SessionFactory
 from storage.models import Inbox
 from tests._support import db

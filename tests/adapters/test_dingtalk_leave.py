@@ -13,12 +13,13 @@ import respx
 
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.leave import LEAVE_STATUS_PATH, fetch_leave_status
-from bot.config import DingTalkConfig
-from bot.context import JobContext, Settings
-from bot.errors import PlatformError
-from bot.leave_sync import LeaveSpan, PlatformLeaveSync
-from bot.messenger import TransientDeliveryError
-from handlers.delegation_rules import is_away
+from bot.config.schema import DingTalkConfig
+from bot.core.context import JobContext, Settings
+from bot.core.errors import PlatformError
+from bot.pipeline.directory import LeaveSpan
+from bot.pipeline.messenger import TransientDeliveryError
+from handlers.delegation.leave_sync import PlatformLeaveSync
+from handlers.delegation.rules import is_away
 from storage.db import SessionFactory, session_scope
 from storage.models import AwayPeriod
 from storage.repo.people import get_person_by_employee_no

@@ -16,10 +16,10 @@ from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, out_track_id
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
-from bot.config import DingTalkConfig
-from bot.errors import PlatformError
-from bot.local_chat import LocalChat
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Button, Card
 from tests._support.clock import FakeClock
 

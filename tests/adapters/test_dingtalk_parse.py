@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
 from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
-from bot.events import Attachment, ConversationKind, Event, EventKind, Platform
+from bot.core.events import Attachment, ConversationKind, Event, EventKind, Platform
 
 DATA = Path(__file__).parents[1] / "data" / "platforms"
 

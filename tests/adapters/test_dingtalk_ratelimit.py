@@ -15,7 +15,7 @@ import respx
 
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.ratelimit import RateLimiter
-from bot.config import DingTalkConfig
+from bot.config.schema import DingTalkConfig
 from tests._support.clock import FakeClock
 
 T = TypeVar("T")

@@ -26,10 +26,10 @@ from aiohttp.test_utils import TestServer
 from bot.adapters.dingtalk.frames import local_ip
 from bot.adapters.dingtalk.ids import out_track_id
 from bot.adapters.dingtalk.stream import DingTalkStream, backoff_delay
-from bot.config import DingTalkConfig
-from bot.events import Event, EventKind
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import DingTalkConfig
+from bot.core.events import Event, EventKind
+from bot.pipeline.intake import EventIntake
 from storage.db import SessionFactory
 from tests._support import db
 

@@ -16,9 +16,9 @@ from bot.adapters.dingtalk.assemble import assemble
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.todos import DingTalkTodos
-from bot.config import DingTalkConfig
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.repo.cards import get_card_instance

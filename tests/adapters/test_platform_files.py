@@ -15,9 +15,9 @@ from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.config import DingTalkConfig
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage
 from cards.models import Card
 from storage.db import SessionFactory
 from tests._support.clock import FakeClock

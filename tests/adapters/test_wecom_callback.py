@@ -24,13 +24,13 @@ from bot.adapters.base import RawRequest
 from bot.adapters.wecom.adapter import WeComAdapter
 from bot.adapters.wecom.crypto import signature
 from bot.adapters.wecom.ids import make_task_id
-from bot.config import WeComConfig
-from bot.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
-from bot.intake import EventIntake
-from bot.local_chat import LocalChat
-from bot.server import build_app
+from bot.cli.local_chat import LocalChat
+from bot.config.schema import WeComConfig
+from bot.core.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
+from bot.pipeline.intake import EventIntake
+from bot.serve.server import build_app
 from cards.render_wecom import encode_button_key
-from handlers import KIND_HANDLERS
+from handlers.capabilities import REGISTRY
 from storage.db import SessionFactory, session_scope
 from storage.models import Attachment as StoredAttachment
 from storage.models import Candidate, CardInstance, Inbox
@@ -117,8 +117,8 @@ class Wecom:
 
 @pytest.fixture
 async def wecom(chat: LocalChat, demo: SessionFactory, clock: FakeClock) -> AsyncIterator[Wecom]:
-    # bot/local_chat.py does not pass kind handlers yet; CONTACT_ADDED needs them.
-    chat.dispatcher.kind_handlers = dict(KIND_HANDLERS)
+    # bot/cli/local_chat.py does not pass kind handlers yet; CONTACT_ADDED needs them.
+    chat.dispatcher.kind_handlers = dict(REGISTRY.kind_handlers)
     adapter = WeComAdapter(CONFIG, clock=clock, session_factory=demo)
     intake = EventIntake(chat.dispatcher, after_handling=chat.worker.drain)
     app = build_app([adapter], intake)

@@ -16,9 +16,9 @@ import respx
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.ids import card_key_of
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.config import WeComConfig
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.config.schema import WeComConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Button, Card, CardField
 from storage.db import SessionFactory, session_scope
 from storage.models import CardInstance

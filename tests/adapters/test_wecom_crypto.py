@@ -15,7 +15,7 @@ from wechatpy.crypto.base import WeChatCipher
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.adapters.wecom.crypto import CallbackCrypto, CallbackRejected, signature
-from bot.errors import SignatureError
+from bot.core.errors import SignatureError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "platforms"
 VECTORS = {v["name"]: v for v in json.loads((DATA / "wecom_callback_vector.json").read_text())[

@@ -17,7 +17,7 @@ from bot.adapters.wecom.parse import (
     safe_xml,
     selected_items,
 )
-from bot.events import Attachment, ConversationKind, Event, EventKind, Platform
+from bot.core.events import Attachment, ConversationKind, Event, EventKind, Platform
 from cards.render_wecom import encode_button_key
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "platforms"

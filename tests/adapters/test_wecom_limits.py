@@ -17,9 +17,9 @@ from bot.adapters.wecom import client as client_module
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.limits import MemberRateLimiter
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.config import WeComConfig
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.config.schema import WeComConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import save_card_instance

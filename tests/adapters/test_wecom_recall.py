@@ -15,8 +15,8 @@ import respx
 
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.models import Candidate, RecallContact, RecallDelivery, TalentProfile

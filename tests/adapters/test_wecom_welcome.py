@@ -13,8 +13,8 @@ import respx
 
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.models import ContactLookup

@@ -19,7 +19,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from sandbox import SandboxSettings, start_sandbox, world_of
 from sandbox.state import World
 
-PEOPLE_CSV = Path(__file__).resolve().parents[2] / "bot" / "demo" / "people.csv"
+PEOPLE_CSV = Path(__file__).resolve().parents[2] / "bot" / "cli" / "demo" / "people.csv"
 APP_KEY, APP_SECRET, ROBOT = "dingsandboxkey", "sandbox-secret", "dingsandboxrobot"
 CORP_ID, AGENT_ID, WECOM_SECRET = "wwtestcorp0001", 1000002, "wecom-secret"
 TOKEN, AES_KEY = "testToken123", "c2FuZGJveC1hZXMta2V5LWZvci13ZWNvbS10ZXN0czA"

@@ -11,7 +11,7 @@ from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
 from bot.adapters.wecom.crypto import CallbackCrypto
 from bot.adapters.wecom.ids import make_task_id
 from bot.adapters.wecom.parse import envelope_encrypt, parse_message
-from bot.events import ConversationKind, EventKind
+from bot.core.events import ConversationKind, EventKind
 from cards.models import Button, Card, CardField
 from cards.render_dingtalk import create_and_deliver_body, update_body
 from cards.render_wecom import message_send_body

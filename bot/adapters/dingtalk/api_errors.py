@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from bot.errors import PlatformError
-from bot.messenger import TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import TransientDeliveryError
 
 PLATFORM = "dingtalk"
 # Per-app and global QPS limits (new codes start like this; old errcodes 90018 / 90002).

@@ -20,7 +20,7 @@ from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.adapters.dingtalk.stream import DingTalkStream
 from bot.adapters.dingtalk.todos import DingTalkTodos
-from bot.config import DingTalkConfig
+from bot.config.schema import DingTalkConfig
 from storage.db import SessionFactory
 
 # HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback

@@ -34,9 +34,9 @@ import httpx
 
 from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
 from bot.adapters.dingtalk.ratelimit import RateLimiter
-from bot.config import DingTalkConfig
-from bot.errors import PlatformError
-from bot.messenger import TransientDeliveryError
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import TransientDeliveryError
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 

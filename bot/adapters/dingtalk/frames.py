@@ -2,7 +2,7 @@
 
 The frames themselves are decoded and acked by ``dingtalk-stream``'s own classes
 (``CallbackMessage``, ``AckMessage``, ``CallbackHandler.raw_process``); what is ours is what a
-handler does with a frame: parse it into an :class:`~bot.events.Event`, have the sink store
+handler does with a frame: parse it into an :class:`~bot.core.events.Event`, have the sink store
 it durably, and only then return the ack. A frame whose event could not be stored raises
 :class:`NotStored`, and ``raw_process`` then sends no ack at all.
 
@@ -32,7 +32,7 @@ from dingtalk_stream.version import VERSION_STRING
 
 from bot.adapters.base import EventSink
 from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
-from bot.events import Event
+from bot.core.events import Event
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 

@@ -30,8 +30,8 @@ from datetime import datetime
 
 from bot.adapters.base import Inbound, RawRequest, RawResponse
 from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
-from bot.config import DingTalkConfig
-from bot.events import Event
+from bot.config.schema import DingTalkConfig
+from bot.core.events import Event
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 

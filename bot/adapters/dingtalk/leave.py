@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.errors import PlatformError
-from bot.leave_sync import LeaveSpan
+from bot.core.errors import PlatformError
+from bot.pipeline.directory import LeaveSpan
 
 LEAVE_STATUS_PATH = "/topapi/attendance/getleavestatus"
 MAX_USERS = 100

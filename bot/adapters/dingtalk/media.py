@@ -19,8 +19,8 @@ import httpx
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from storage.db import SessionFactory
 from storage.repo.insight_settings import load_chart
 

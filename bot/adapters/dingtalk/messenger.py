@@ -21,8 +21,8 @@ from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
 from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from cards.render_dingtalk import Space, create_and_deliver_body, update_body
 
@@ -49,7 +49,7 @@ def space_of(message: OutboundMessage) -> tuple[Space, str]:
 
 
 class DingTalkMessenger:
-    """:class:`bot.messenger.Messenger` for DingTalk."""
+    """:class:`bot.pipeline.messenger.Messenger` for DingTalk."""
 
     def __init__(
         self,

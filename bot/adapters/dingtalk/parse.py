@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.adapters.dingtalk.ids import card_key_of
-from bot.events import (
+from bot.core.events import (
     Attachment,
     CardAction,
     Conversation,

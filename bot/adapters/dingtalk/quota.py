@@ -3,7 +3,7 @@
 Standard-edition orgs get 5,000 metered calls a month (``ApiCountLimitForOrg`` after that);
 token, auth and contacts calls are exempt. Every metered request that reached DingTalk is
 added to the month's row in ``api_usage``, shared by all replicas; the clock warns HR before
-the quota runs out (handlers.usage).
+the quota runs out (handlers.ops.usage).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ from bot.adapters.dingtalk.frames import (
     open_connection,
     robot_handler,
 )
-from bot.config import DingTalkConfig
+from bot.config.schema import DingTalkConfig
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import get_card_instance, save_card_instance
 

@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.base import Inbound, RawRequest, RawResponse
 from bot.adapters.wecom.crypto import CallbackCrypto, CallbackRejected
 from bot.adapters.wecom.parse import MalformedCallback, envelope_encrypt, parse_message
-from bot.config import WeComConfig
-from bot.events import CardAction, Event, EventKind, Platform
+from bot.config.schema import WeComConfig
+from bot.core.events import CardAction, Event, EventKind, Platform
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import find_card_instance_by_ref, set_response_code
 

@@ -3,8 +3,8 @@
 Every call carries the app's ``access_token``, fetched once and cached until shortly
 before ``expires_in``. When WeCom answers that the token is expired or invalid
 (42001/40014/40001) the token is fetched again and the call repeated once. ``errcode != 0``
-raises :class:`~bot.errors.PlatformError`, except the throttling/busy codes, HTTP 5xx/429
-and network failures, which raise :class:`~bot.messenger.TransientDeliveryError` so the
+raises :class:`~bot.core.errors.PlatformError`, except the throttling/busy codes, HTTP 5xx/429
+and network failures, which raise :class:`~bot.pipeline.messenger.TransientDeliveryError` so the
 outbox retries later. The token and the secret never reach a log line or an exception.
 Setup errors that no retry can fix (60020 untrusted IP, 48002 no permission) are logged
 once per process at ERROR with what to change in the admin console, later at DEBUG.
@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 
 from bot.adapters.wecom.external import ExternalContactApi
-from bot.config import WeComConfig
-from bot.errors import PlatformError
-from bot.messenger import TransientDeliveryError
+from bot.config.schema import WeComConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import TransientDeliveryError
 from cards.models import Card
 from cards.render_wecom import message_send_body, update_card_body
 

@@ -22,7 +22,7 @@ import struct
 from wechatpy.crypto.base import WeChatCipher
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.errors import SignatureError
+from bot.core.errors import SignatureError
 
 BLOCK = 32  # WeCom pads to 32-byte blocks, not AES's 16
 RANDOM_PREFIX = 16

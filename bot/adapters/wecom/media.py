@@ -17,8 +17,8 @@ import logging
 import httpx
 
 from bot.adapters.wecom.client import WeComClient
-from bot.errors import PlatformError
-from bot.messenger import TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import TransientDeliveryError
 from storage.db import SessionFactory
 from storage.repo.insight_settings import load_chart
 

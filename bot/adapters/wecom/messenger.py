@@ -7,7 +7,7 @@ spends that code on ``update_template_card``.
 
 A new message to a member counts against WeCom's per-member limit (30 a minute), which
 WeCom enforces by dropping the excess silently; past it the message goes back to the
-outbox (:class:`~bot.messenger.TransientDeliveryError`) to be sent later. Card updates are
+outbox (:class:`~bot.pipeline.messenger.TransientDeliveryError`) to be sent later. Card updates are
 not new messages and are not counted.
 
 Sources:
@@ -27,9 +27,9 @@ from bot.adapters.wecom.ids import make_task_id
 from bot.adapters.wecom.limits import MemberRateLimiter
 from bot.adapters.wecom.media import WeComCardImages
 from bot.adapters.wecom.recall import RecallDelivery
-from bot.errors import PlatformError
-from bot.events import Platform
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.core.events import Platform
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
@@ -69,7 +69,7 @@ def card_markdown(card: Card) -> str:
 
 
 class WeComMessenger:
-    """:class:`~bot.messenger.Messenger` for WeCom app messages to members.
+    """:class:`~bot.pipeline.messenger.Messenger` for WeCom app messages to members.
 
     Args:
         client: API client of the app.

@@ -23,7 +23,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from bot.adapters.wecom.ids import card_key_of
-from bot.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
+from bot.core.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
 from cards.render_wecom import decode_button_key
 
 CARD_EVENTS = ("template_card_event", "template_card_menu_event")

@@ -4,7 +4,7 @@ A ``recall`` outbox row creates the task with ``add_msg_template`` in the sender
 message reaches the candidate only once the sender confirms it in their WeCom client. A
 ``recall_poll`` row asks ``get_groupmsg_send_result`` until the candidate's status is known:
 while WeCom is still dispatching (41063) or the sender has not confirmed yet, it raises
-:class:`~bot.messenger.TransientDeliveryError` with ``retry_after``, so the outbox's retry
+:class:`~bot.pipeline.messenger.TransientDeliveryError` with ``retry_after``, so the outbox's retry
 loop is the poll. What WeCom said is recorded in ``recall_delivery`` for the recall job.
 
 Sources:
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.adapters.wecom.client import WeComClient
-from bot.errors import PlatformError
-from bot.messenger import OutboundMessage, TransientDeliveryError
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from storage.db import SessionFactory, session_scope
 from storage.repo.recall_delivery import get_recall_delivery, record_recall_delivery
 

@@ -1,0 +1,1 @@
+"""Administration from the CLI: importing the directory and positions."""

@@ -1,0 +1,1 @@
+"""Talent pool: derived and manual tags, and matching pool members to new positions."""

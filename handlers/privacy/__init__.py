@@ -1,0 +1,1 @@
+"""Personal data: consent, export and erasure requests, and the retention sweep."""
