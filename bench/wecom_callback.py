@@ -64,7 +64,7 @@ import aiohttp
 import httpx
 from aiohttp import web
 
-from tests.adapters.test_wecom_callback import CORP, KEY, TOKEN, Signed, encrypt, text_xml
+from tests.bot.adapters.test_wecom_callback import CORP, KEY, TOKEN, Signed, encrypt, text_xml
 
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.40

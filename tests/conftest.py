@@ -64,7 +64,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     import sys
 
     counts = []
-    for name in ("tests.test_permissions", "tests.test_privacy"):
+    trust_suites = (
+        "tests.handlers.referral.test_permissions",
+        "tests.handlers.privacy.test_privacy",
+    )
+    for name in trust_suites:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "CHECKED", None):
             counts.append(f"{name.rsplit('.', 1)[1]}: " + ", ".join(

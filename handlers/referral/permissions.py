@@ -60,7 +60,8 @@ VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
 _HR, _LEADER, _HM = frozenset({"hr"}), frozenset({"leader"}), frozenset({"hiring_manager"})
 _INTERVIEW = frozenset({"hr", "hiring_manager"})
 
-# The workflow's transitions must agree with this table (tests/test_permissions.py checks it).
+# The workflow's transitions must agree with this table
+# (tests/handlers/referral/test_permissions.py checks it).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "review.pass": _HR,
     "review.need_info": _HR,

@@ -1,5 +1,5 @@
-"""The tables tests/test_workflow.py runs: one allowed case per transition, and the text
-commands with the action each picks for the referral's state."""
+"""The tables tests/handlers/referral/test_workflow.py runs: one allowed case per transition,
+and the text commands with the action each picks for the referral's state."""
 
 from __future__ import annotations
 

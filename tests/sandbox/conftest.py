@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,8 +17,9 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from sandbox import SandboxSettings, start_sandbox, world_of
 from sandbox.state import World
+from tests._support.paths import DEMO_PEOPLE_CSV
 
-PEOPLE_CSV = Path(__file__).resolve().parents[2] / "bot" / "cli" / "demo" / "people.csv"
+PEOPLE_CSV = DEMO_PEOPLE_CSV
 APP_KEY, APP_SECRET, ROBOT = "dingsandboxkey", "sandbox-secret", "dingsandboxrobot"
 CORP_ID, AGENT_ID, WECOM_SECRET = "wwtestcorp0001", 1000002, "wecom-secret"
 TOKEN, AES_KEY = "testToken123", "c2FuZGJveC1hZXMta2V5LWZvci13ZWNvbS10ZXN0czA"

@@ -11,6 +11,7 @@ import pytest
 from sandbox import Group, build_sandbox_app, set_clock_hook
 from sandbox.org import default_groups, load_people
 from sandbox.wire import SETTINGS
+from tests._support.paths import ROOT
 from tests.sandbox.conftest import (
     PEOPLE_CSV,
     Sandbox,
@@ -187,7 +188,7 @@ def test_directory_csv_errors_are_reported(tmp_path: Path) -> None:
 
 
 def test_sandbox_imports_nothing_of_the_bot() -> None:
-    root = Path(__file__).resolve().parents[2] / "sandbox"
+    root = ROOT / "sandbox"
     forbidden = {"bot", "handlers", "cards", "storage"}
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

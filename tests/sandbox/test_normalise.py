@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sandbox.normalise import find_button, page_card
 from sandbox.state import DINGTALK, WECOM, CardState
+from tests._support.paths import PLATFORM_DATA
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "platforms"
+FIXTURES = PLATFORM_DATA
 
 
 def dingtalk(params: dict[str, str], private: dict[str, dict[str, str]] | None = None

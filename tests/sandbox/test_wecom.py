@@ -4,10 +4,10 @@ encrypted callbacks with retries, and 客户联系 mass sends that wait for the 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from tests._support.paths import PLATFORM_DATA
 from tests.sandbox.conftest import (
     AGENT_ID,
     CORP_ID,
@@ -17,7 +17,7 @@ from tests.sandbox.conftest import (
     SandboxFactory,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "platforms"
+FIXTURES = PLATFORM_DATA
 
 
 def button_card(task_id: str, touser: str = "lihr") -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""Sending a file a platform holds: DingTalk turns the downloadCode into a link, WeCom sends the
+media id as a file message; a file from the other platform is refused, not garbled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+import respx
+
+from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.messenger import DingTalkMessenger
+from bot.adapters.wecom.client import WeComClient
+from bot.adapters.wecom.messenger import WeComMessenger
+from bot.config.schema import DingTalkConfig
+from bot.core.errors import PlatformError
+from bot.pipeline.messenger import OutboundMessage
+from cards.models import Card
+from storage.db import SessionFactory
+from tests._support.clock import FakeClock
+from tests.bot.adapters.test_wecom_client import API as WECOM_API
+from tests.bot.adapters.test_wecom_client import CONFIG as WECOM_CONFIG
+from tests.bot.adapters.test_wecom_client import GETTOKEN, SEND_OK
+
+DINGTALK_API = "https://api.dingtalk.com"
+INTRO = Card(title="推荐 #7 的附件 · 张三简历.pdf", body="请勿转发。")
+URL = "https://download.example.com/f?sig=abc"
+
+
+def file_message(platform: str, target: str, ref: str, kind: str = "file") -> OutboundMessage:
+    return OutboundMessage(
+        outbox_id=1, idempotency_key="k", platform=platform, target_kind="person",
+        target=target, group=False, kind="file", card=INTRO,
+        file={"kind": kind, "filename": "张三简历.pdf", "platform": platform, "ref": ref})
+
+
+@pytest.fixture
+async def dingtalk(clock: FakeClock) -> AsyncIterator[tuple[DingTalkMessenger, respx.MockRouter]]:
+    config = DingTalkConfig(app_key="k", app_secret="s", robot_code="robot",
+                            card_template_id="tpl")
+    with respx.mock(base_url=DINGTALK_API, assert_all_called=False) as router:
+        router.post("/v1.0/oauth2/accessToken").respond(
+            json={"accessToken": "tok", "expireIn": 7200})
+        router.post("/v1.0/robot/messageFiles/download").respond(json={"downloadUrl": URL})
+        router.post("/v1.0/robot/oToMessages/batchSend").respond(json={"processQueryKey": "q"})
+        async with httpx.AsyncClient() as http:
+            yield DingTalkMessenger(DingTalkClient(config, http, clock), "tpl", "robot"), router
+
+
+def body_of(router: respx.MockRouter, path: str) -> dict:
+    [call] = [c for c in router.calls if c.request.url.path == path]
+    return json.loads(call.request.content)
+
+
+async def test_dingtalk_file_becomes_a_download_link(
+    dingtalk: tuple[DingTalkMessenger, respx.MockRouter]
+) -> None:
+    messenger, router = dingtalk
+    await messenger.deliver(file_message("dingtalk", "dt_li", "DLCODE-1"))
+    assert body_of(router, "/v1.0/robot/messageFiles/download") == {
+        "robotCode": "robot", "downloadCode": "DLCODE-1"}
+    sent = body_of(router, "/v1.0/robot/oToMessages/batchSend")
+    assert sent["userIds"] == ["dt_li"] and sent["msgKey"] == "sampleMarkdown"
+    param = json.loads(sent["msgParam"])
+    assert param["title"] == INTRO.title
+    assert param["text"].endswith(f"[张三简历.pdf]({URL})")
+
+
+async def test_dingtalk_refuses_a_wecom_file(
+    dingtalk: tuple[DingTalkMessenger, respx.MockRouter]
+) -> None:
+    messenger, router = dingtalk
+    foreign = replace(file_message("dingtalk", "dt_li", "x"),
+                      file={"platform": "wecom", "ref": "MEDIA", "filename": "a.pdf"})
+    with pytest.raises(PlatformError, match="DingTalk files"):
+        await messenger.deliver(foreign)
+    assert not router.calls
+
+
+@pytest.fixture
+async def wecom(
+    clock: FakeClock, session_factory: SessionFactory
+) -> AsyncIterator[tuple[WeComMessenger, respx.MockRouter]]:
+    with respx.mock(base_url=WECOM_API, assert_all_called=False) as router:
+        router.get("/cgi-bin/gettoken").respond(json=GETTOKEN["response"])
+        router.post("/cgi-bin/message/send").respond(json=SEND_OK)
+        async with httpx.AsyncClient() as http:
+            client = WeComClient(WECOM_CONFIG, http, clock)
+            yield WeComMessenger(client, session_factory, WECOM_CONFIG.agent_id,
+                                 clock=clock), router
+
+
+async def test_wecom_file_goes_as_a_file_message_after_its_card(
+    wecom: tuple[WeComMessenger, respx.MockRouter]
+) -> None:
+    messenger, router = wecom
+    await messenger.deliver(file_message("wecom", "lihr", "MEDIA-1"))
+    sends = [json.loads(c.request.content) for c in router.calls
+             if c.request.url.path == "/cgi-bin/message/send"]
+    assert [s["msgtype"] for s in sends] == ["markdown", "file"]
+    assert sends[0]["markdown"]["content"].startswith("**推荐 #7 的附件")
+    assert sends[1]["file"] == {"media_id": "MEDIA-1"} and sends[1]["touser"] == "lihr"
+
+
+async def test_wecom_image_goes_as_an_image(
+    wecom: tuple[WeComMessenger, respx.MockRouter]
+) -> None:
+    messenger, router = wecom
+    await messenger.deliver(file_message("wecom", "lihr", "MEDIA-2", kind="image"))
+    last = json.loads(router.calls[-1].request.content)
+    assert last["msgtype"] == "image" and last["image"] == {"media_id": "MEDIA-2"}
