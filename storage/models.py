@@ -263,6 +263,36 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # When HR was told this row failed for good (None: not yet, or it did not fail).
     reported_at: datetime | None = _ts(nullable=True)
+    # Priority lane (SendLane): answers to a person's own message or tap go before bulk.
+    lane: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+class SendLane:
+    """Outbox lanes, lowest first: a bulk backlog never delays an answer to a tap."""
+
+    REPLY = 0  # an answer to the person who just wrote or tapped, or a card update
+    NOTIFY = 1  # told because of someone else's action (a task card, a progress note)
+    BULK = 2  # what the clock sends: reminders, digests, reports, campaigns
+
+
+class SendWindow(SQLModel, table=True):
+    """One row per rate-limited key (platform, API, member): the lock sends to it share."""
+
+    __tablename__ = "send_window"
+
+    key: str = Field(primary_key=True)
+    touched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SendStamp(SQLModel, table=True):
+    """One send counted against a key's limits; rows older than the longest window go."""
+
+    __tablename__ = "send_stamp"
+    __table_args__ = (Index("ix_send_stamp_key_sent", "key", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str
+    sent_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class CardInstance(SQLModel, table=True):

@@ -154,6 +154,7 @@ class Dispatcher:
                 conversation=event.conversation,
                 reply_handle=event.reply_handle,
                 task_platforms=self.settings.task_platforms,
+                actor_id=person.id if person is not None else None,
             )
             row.processed_at = now
             row.outcome = route[:200]

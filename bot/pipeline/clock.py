@@ -111,6 +111,7 @@ class DueRunner:
                 platforms=self.settings.platforms,
                 now=now,
                 task_platforms=self.settings.task_platforms,
+                bulk=True,
             )
             await session.commit()
         return 1

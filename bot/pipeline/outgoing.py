@@ -13,7 +13,7 @@ from bot.core.context import Outgoing
 from bot.core.events import Conversation, ConversationKind
 from bot.core.log import dispatch_log, mask_mobiles
 from cards.models import Card
-from storage.models import Person
+from storage.models import Person, SendLane
 from storage.repo.outbox import enqueue_message
 from storage.repo.people import platform_address, task_address
 
@@ -28,6 +28,8 @@ async def enqueue_outgoing(
     conversation: Conversation | None = None,
     reply_handle: dict[str, Any] | None = None,
     task_platforms: Sequence[str] = (),
+    actor_id: int | None = None,
+    bulk: bool = False,
 ) -> tuple[int, ...]:
     """Queue every answer; ``key_prefix`` + index makes a retried event or job a no-op.
 
@@ -41,6 +43,8 @@ async def enqueue_outgoing(
         reply_handle: Platform data needed to answer in that conversation.
         task_platforms: Platforms with a to-do list; to-dos for people on none are dropped
             (the task card itself still reaches them).
+        actor_id: The person whose message or tap this answers (their cards go first).
+        bulk: Sent by the clock (reminders, digests, reports, campaigns): the last lane.
     """
     ids: list[int] = []
     for index, out in enumerate(outgoing):
@@ -71,10 +75,19 @@ async def enqueue_outgoing(
                 **({"file": out.file} if out.file else {}),
             },
             now=max(now, out.not_before) if out.not_before else now,
+            lane=_lane_of(out, actor_id, bulk),
         )
         assert row.id is not None
         ids.append(row.id)
     return tuple(ids)
+
+
+def _lane_of(out: Outgoing, actor_id: int | None, bulk: bool) -> int:
+    if bulk:
+        return SendLane.BULK
+    to_actor = out.to_person is None or (actor_id is not None and out.to_person.id == actor_id)
+    # A card updated in place shows the outcome of the tap that was just made.
+    return SendLane.REPLY if to_actor or out.update else SendLane.NOTIFY
 
 
 def _handle_of(out: Outgoing, reply_handle: dict[str, Any] | None) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Outbox, OutboxStatus
+from storage.models import Outbox, OutboxStatus, SendLane
 
 
 async def enqueue_message(
@@ -23,8 +23,10 @@ async def enqueue_message(
     kind: str,
     payload: dict[str, Any],
     now: datetime,
+    lane: int = SendLane.NOTIFY,
 ) -> Outbox:
     row = Outbox(
+        lane=lane,
         idempotency_key=idempotency_key,
         platform=platform,
         target_kind=target_kind,
@@ -44,17 +46,29 @@ async def claim_messages(
     *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Outbox]:
     """Claim due rows in one statement; a claim that outlives its lease (a dead worker) can be
-    taken again. PostgreSQL skips rows another replica is claiming instead of waiting."""
-    pick = (
-        select(Outbox.id)
-        .where(
-            Outbox.status == OutboxStatus.PENDING,
-            col(Outbox.next_attempt_at) <= now,
-            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-        )
-        .order_by(col(Outbox.id))
+    taken again. PostgreSQL skips rows another replica is claiming instead of waiting.
+
+    Order: lane first (an answer to a tap before a reminder, a reminder before bulk), then
+    round-robin over recipients inside a lane, so a backlog of 1,000 cards to one person
+    does not hold back the first card to anyone else.
+    """
+    due = (
+        Outbox.status == OutboxStatus.PENDING,
+        col(Outbox.next_attempt_at) <= now,
+        or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+    )
+    turn = func.row_number().over(
+        partition_by=(col(Outbox.lane), col(Outbox.target)), order_by=col(Outbox.id)
+    )
+    ranked = select(col(Outbox.id).label("id"), col(Outbox.lane).label("lane"), turn.label("turn"))
+    ranked_rows = ranked.where(*due).subquery()
+    first = (
+        select(ranked_rows.c.id)
+        .order_by(ranked_rows.c.lane, ranked_rows.c.turn, ranked_rows.c.id)
         .limit(limit)
     )
+    # Locking happens on a plain select: PostgreSQL refuses FOR UPDATE next to a window.
+    pick = select(Outbox.id).where(col(Outbox.id).in_(first.scalar_subquery()), *due)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     result = await session.exec(  # type: ignore[call-overload]
@@ -70,7 +84,18 @@ async def claim_messages(
     rows = await session.exec(
         select(Outbox).where(col(Outbox.id).in_(ids)).order_by(col(Outbox.id))
     )
-    return list(rows.all())
+    return _in_send_order(list(rows.all()))
+
+
+def _in_send_order(rows: list[Outbox]) -> list[Outbox]:
+    """The claimed batch in the order it should go out: by lane, then by turn per recipient."""
+    turns: dict[tuple[int, str], int] = {}
+    keyed = []
+    for row in rows:  # already by id, so each recipient's rows keep their own order
+        turn = turns.get((row.lane, row.target), 0)
+        turns[(row.lane, row.target)] = turn + 1
+        keyed.append(((row.lane, turn, row.id or 0), row))
+    return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]
 
 
 async def mark_message_sent(*, session: AsyncSession, row_id: int, now: datetime) -> None:
