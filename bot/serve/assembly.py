@@ -30,6 +30,7 @@ from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
 from bot.serve.lifecycle import run_until_signalled
+from bot.serve.send_windows import DatabaseSendWindow
 from bot.serve.server import build_app, start_server
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
@@ -113,7 +114,8 @@ async def start_bot(
     if config.wecom is not None:
         wecom = WeComClient(config.wecom, http, clock)
         messengers.by_platform["wecom"] = WeComMessenger(
-            wecom, factory, config.wecom.agent_id, clock=clock
+            wecom, factory, config.wecom.agent_id, clock=clock,
+            window=DatabaseSendWindow(factory, clock),
         )
         adapters.append(
             WeComAdapter(

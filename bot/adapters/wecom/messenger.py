@@ -30,6 +30,7 @@ from bot.adapters.wecom.recall import RecallDelivery
 from bot.core.errors import PlatformError
 from bot.core.events import Platform
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.pipeline.send_window import SendWindow
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
@@ -77,7 +78,10 @@ class WeComMessenger:
         agent_id: The app's agentid (must be the client's).
         clock: Current UTC time, to skip response codes older than 72 h.
         card_url: Where tapping a card leads (optional).
-        limiter: Per-member send limits (default: WeCom's, on ``clock``).
+        limiter: Per-member send limits (default: WeCom's, on ``clock``), counted in this
+            process when no ``window`` is given.
+        window: Send windows shared by every replica (the deployment's database); when
+            given, the member limit is counted there instead.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class WeComMessenger:
         clock: Callable[[], datetime] | None = None,
         card_url: str | None = None,
         limiter: MemberRateLimiter | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         if agent_id != client.config.agent_id:
             raise ValueError("agent_id differs from the client's app")
@@ -98,6 +103,7 @@ class WeComMessenger:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.card_url = card_url
         self.limiter = limiter or MemberRateLimiter(clock=lambda: self.clock().timestamp())
+        self.window = window
         self.images = WeComCardImages(client, session_factory)
         # Recall messages to candidates: mass-send tasks the sender confirms, and their result.
         self.recall = RecallDelivery(client, session_factory, clock=lambda: self.clock())
@@ -161,7 +167,7 @@ class WeComMessenger:
             raise PlatformError(PLATFORM, "foreign_file", "only WeCom media can be sent here")
         kind = file.get("kind", "file")
         for _ in range(2):  # two messages to one member: both must fit the member's limit
-            wait = self.limiter.try_acquire(message.target)
+            wait = await self._member_wait(message.target)
             if wait is not None:
                 raise TransientDeliveryError(
                     f"per-member limit: retry in {math.ceil(wait)}s", retry_after=wait
@@ -170,6 +176,12 @@ class WeComMessenger:
         await self.client.send_media(
             [message.target], kind if kind in MEDIA_KINDS else "file", file["ref"]
         )
+
+    async def _member_wait(self, userid: str) -> float | None:
+        """Seconds until ``userid`` may get another message, or None (the send is counted)."""
+        if self.window is not None:
+            return await self.window.try_acquire(f"wecom:member:{userid}", self.limiter.limits)
+        return self.limiter.try_acquire(userid)
 
     async def _update(self, card: Card, key: str, target: str) -> bool:
         """Update in place; False when no usable response code is left (send anew then)."""
@@ -198,7 +210,7 @@ class WeComMessenger:
 
     async def _send(self, message: OutboundMessage) -> None:
         card, target = message.card, message.target
-        wait = self.limiter.try_acquire(target)
+        wait = await self._member_wait(target)
         if wait is not None:
             # Sent now, WeCom would answer ok and drop it; the outbox tries again later.
             raise TransientDeliveryError(

@@ -19,6 +19,7 @@ from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import WeComConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.send_windows import DatabaseSendWindow
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import save_card_instance
@@ -199,3 +200,28 @@ async def test_busy_throttled_and_5xx_are_still_retried_later(
     assert "per-member" not in str(caught.value)  # WeCom's answer, not our limit
     assert api.send.call_count == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
+async def test_the_member_limit_survives_a_restart_and_holds_across_two_replicas(
+    api: Api, session_factory: SessionFactory, clock: FakeClock
+) -> None:
+    # Each messenger is a process of its own (its in-memory limiter starts empty); the
+    # window in the database is what they share.
+    def replica() -> WeComMessenger:
+        return WeComMessenger(api.client, session_factory, CONFIG.agent_id, clock=clock,
+                              window=DatabaseSendWindow(session_factory, clock))
+
+    first, second = replica(), replica()
+    for n in range(20):
+        await first.deliver(message(n=n))
+    for n in range(20, 30):
+        await second.deliver(message(n=n))
+    restarted = replica()
+    with pytest.raises(TransientDeliveryError) as refused:
+        await restarted.deliver(message(n=30))
+    assert refused.value.retry_after is not None and refused.value.retry_after > 0
+    assert api.send.call_count == 30
+    clock.advance(seconds=61)
+    await restarted.deliver(message(n=31))
+    assert api.send.call_count == 31
