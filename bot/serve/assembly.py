@@ -81,6 +81,8 @@ async def start_bot(
     lease = timedelta(seconds=config.scheduler.claim_seconds)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
     messengers = PlatformMessengers()
+    # Documented platform limits hold for the deployment: every replica counts in one place.
+    window = DatabaseSendWindow(factory, clock)
     dispatcher = Dispatcher(
         session_factory=factory,
         routers=REGISTRY.routers,
@@ -97,7 +99,8 @@ async def start_bot(
     recurring = REGISTRY.recurring
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
-            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory
+            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory,
+            window=window,
         )
         messengers.by_platform["dingtalk"] = parts.messenger
         if parts.http_adapter is not None:
@@ -115,7 +118,7 @@ async def start_bot(
         wecom = WeComClient(config.wecom, http, clock)
         messengers.by_platform["wecom"] = WeComMessenger(
             wecom, factory, config.wecom.agent_id, clock=clock,
-            window=DatabaseSendWindow(factory, clock),
+            window=window,
         )
         adapters.append(
             WeComAdapter(

@@ -21,6 +21,7 @@ from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.adapters.dingtalk.stream import DingTalkStream
 from bot.adapters.dingtalk.todos import DingTalkTodos
 from bot.config.schema import DingTalkConfig
+from bot.pipeline.send_window import SendWindow
 from storage.db import SessionFactory
 
 # HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
@@ -43,6 +44,7 @@ def assemble(
     http: httpx.AsyncClient,
     clock: Callable[[], datetime],
     session_factory: SessionFactory | None = None,
+    window: SendWindow | None = None,
 ) -> DingTalkParts:
     """Build the DingTalk parts for ``config.mode``.
 
@@ -53,13 +55,14 @@ def assemble(
         clock: Current time, timezone-aware.
         session_factory: Where metered calls are counted and to-do ids kept; without it
             neither happens (tests of the transport alone).
+        window: Send windows shared by every replica (per-API limits for the deployment).
     """
     meter = (
         MonthlyQuotaMeter(session_factory, clock).count
         if session_factory is not None and config.monthly_quota
         else None
     )
-    client = DingTalkClient(config, http, clock, meter=meter)
+    client = DingTalkClient(config, http, clock, meter=meter, window=window)
     todos = (
         DingTalkTodos(client, session_factory, config.todo_url)
         if session_factory is not None and config.todo_url

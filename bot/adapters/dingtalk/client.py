@@ -33,14 +33,17 @@ from urllib.parse import quote
 import httpx
 
 from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
-from bot.adapters.dingtalk.ratelimit import RateLimiter
+from bot.adapters.dingtalk.ratelimit import DEFAULT_RATE, RateLimiter
 from bot.config.schema import DingTalkConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import TransientDeliveryError
+from bot.pipeline.send_window import SendWindow
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 
 TOKEN_MARGIN = timedelta(seconds=300)
+# The documented per-app, per-API figure, counted for the whole deployment when shared.
+API_LIMITS = ((int(DEFAULT_RATE), 1.0),)
 MAX_BATCH_USERS = 20
 CARD_ALREADY_EXISTS = "param.cardAlreadyExist"
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
@@ -75,8 +78,11 @@ class DingTalkClient:
         *,
         limiter: RateLimiter | None = None,
         meter: Callable[[str], Awaitable[None]] | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         self.config = config
+        # Shared by every replica: the 20 QPS per API is the app's, not one process's.
+        self.window = window
         # Told of every OpenAPI request that reached DingTalk (monthly quota counting).
         self.meter = meter
         self.http = http
@@ -114,6 +120,13 @@ class DingTalkClient:
             self._token_expires = now + timedelta(seconds=expire_in) - TOKEN_MARGIN
             return token
 
+    async def _shared_slot(self, api: str) -> None:
+        """Wait for a slot in the deployment-wide window of ``api`` (when one is wired)."""
+        if self.window is None:
+            return
+        while (wait := await self.window.try_acquire(f"dingtalk:api:{api}", API_LIMITS)):
+            await asyncio.sleep(wait)
+
     async def _send(
         self, method: str, url: str, body: Any, token: str | None,
         params: Mapping[str, str] | None = None, *, api: str | None,
@@ -121,6 +134,7 @@ class DingTalkClient:
         """One HTTP request; ``api`` names the rate-limit bucket (None: not throttled)."""
         if api is not None:
             await self.limiter.acquire(api)
+            await self._shared_slot(api)
         headers = {"x-acs-dingtalk-access-token": token} if token else {}
         target = url if url.startswith("http") else self._base + url
         try:

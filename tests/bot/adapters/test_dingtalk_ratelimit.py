@@ -6,7 +6,9 @@ import asyncio
 import heapq
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -16,6 +18,8 @@ import respx
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.ratelimit import RateLimiter
 from bot.config.schema import DingTalkConfig
+from bot.serve.send_windows import DatabaseSendWindow
+from storage.db import SessionFactory
 from tests._support.clock import FakeClock
 
 T = TypeVar("T")
@@ -249,3 +253,35 @@ async def test_session_webhook_replies_are_not_throttled(
     assert sent == [True] * 40 and route.call_count == 40
     assert vt.sleeps == [] and vt.now == 0.0
     assert json.loads(route.calls[0].request.content) == body
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
+async def test_two_replicas_share_the_twenty_calls_a_second(
+    session_factory: SessionFactory,
+) -> None:
+    # Each replica's own limiter allows a burst of 20; only the shared window keeps the two
+    # together at DingTalk's 20 per second per API. Real time: the test waits about 1 s.
+    def real_clock() -> datetime:
+        return datetime.now(UTC)
+
+    window = DatabaseSendWindow(session_factory, real_clock)
+    sent: list[float] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return httpx.Response(200, json={"processQueryKey": "k"})
+
+    config = DingTalkConfig(app_key="k", app_secret="s", robot_code="r", api_base=API,
+                            card_template_id="tpl")
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        token = {"accessToken": "t", "expireIn": 7200}
+        router.post("/v1.0/oauth2/accessToken").respond(json=token)
+        router.post(BATCH).mock(side_effect=record)
+        async with httpx.AsyncClient() as http:
+            replicas = [DingTalkClient(config, http, real_clock, window=window) for _ in range(2)]
+            await asyncio.gather(*(
+                replicas[n % 2].batch_send([f"u{n}"], "sampleText", {"content": "x"})
+                for n in range(30)
+            ))
+    assert len(sent) == 30
+    assert most_in_any_window(sorted(sent), 1.0) <= 20
