@@ -167,6 +167,12 @@ async def status(request: web.Request) -> web.Response:
 
 
 @api
+async def limits(request: web.Request) -> web.Response:
+    """What the platforms' limits refused or silently dropped since the last reset."""
+    return answer(request.app[WORLD].limits.counts())
+
+
+@api
 async def rotate(request: web.Request) -> web.Response:
     return answer({"ok": True, "connections": await request.app[GATEWAY].rotate()})
 
@@ -182,6 +188,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/deliveries", deliveries)
     r.add_get(f"{PREFIX}/stream", stream_status)
     r.add_get(f"{PREFIX}/status", status)
+    r.add_get(f"{PREFIX}/limits", limits)
     r.add_post(f"{PREFIX}/dingtalk/rotate", rotate)
     r.add_post(f"{PREFIX}/confirm", confirm)
     r.add_get(f"{PREFIX}/candidate", candidate)

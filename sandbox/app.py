@@ -18,6 +18,7 @@ from sandbox.org import Directory, default_groups, load_people
 from sandbox.settings import ClockHook, SandboxSettings
 from sandbox.state import World
 from sandbox.stream import GATEWAY, Gateway
+from sandbox.throttle import throttle_dingtalk
 from sandbox.wecom_callback import CALLBACKS, CallbackSender
 from sandbox.wire import HTTP, SETTINGS, WORLD, record_calls
 
@@ -48,7 +49,7 @@ def build_sandbox_app(settings: SandboxSettings | None = None) -> web.Applicatio
     people = load_people(settings.people_csv)
     groups = list(settings.groups) if settings.groups is not None else default_groups(people)
     world = World(Directory(people, groups))
-    app = web.Application(middlewares=[record_calls])
+    app = web.Application(middlewares=[record_calls, throttle_dingtalk])
     app[WORLD] = world
     app[SETTINGS] = settings
     app[GATEWAY] = Gateway(world, settings)

@@ -99,6 +99,8 @@ async def message_send(request: web.Request) -> web.Response:
     fields: dict[str, Any] = {"msgid": msgid}
     if invalid:
         fields["invaliduser"] = "|".join(invalid)
+    # Over a member's limit WeCom still answers ok; the message just never arrives.
+    valid = world.limits.wecom_admit(valid, world.now())
     if msgtype == "template_card":
         error, extra = send_template_card(world, body.get("template_card"), valid, msgid)
         if error is not None:

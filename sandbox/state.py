@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.faults import FaultBook
+from sandbox.limits import PlatformLimits
 from sandbox.org import Directory, Person
 
 BOT = "bot"
@@ -113,6 +114,7 @@ class World:
         self.task_ids: set[str] = set()
         self.sent_bodies: dict[str, tuple[float, dict[str, Any]]] = {}  # duplicate check
         self.card_callbacks: dict[str, dict[str, Any]] = {}  # DingTalk HTTP route keys
+        self.limits = PlatformLimits()  # the platforms' send limits, as they enforce them
 
     def reset(self) -> None:
         """Forget conversations, cards, calls, faults, tasks and tokens; keep the people.
