@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cards.models import Card
 
@@ -27,6 +28,34 @@ class OutboundMessage:
 class Messenger(Protocol):
     async def deliver(self, message: OutboundMessage) -> None:
         """Send one message; raise to have the outbox retry it later."""
+
+
+# What became of one message of a batch: None (delivered) or the error ``deliver`` would raise.
+Outcome = Exception | None
+
+
+@runtime_checkable
+class BatchMessenger(Protocol):
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[Outcome]:
+        """Send one content to many people in as few calls as the platform allows.
+
+        Returns one outcome per message, in order, so each row is settled (and retried) on
+        its own: an invalid user or a throttled one never holds back the others.
+        """
+        ...
+
+
+async def deliver_each(messenger: Messenger, messages: Sequence[OutboundMessage]) -> list[Outcome]:
+    """One call per message: what a batch becomes where the platform cannot batch it."""
+    outcomes: list[Outcome] = []
+    for message in messages:
+        try:
+            await messenger.deliver(message)
+        except Exception as err:
+            outcomes.append(err)
+        else:
+            outcomes.append(None)
+    return outcomes
 
 
 class TransientDeliveryError(Exception):
@@ -74,3 +103,12 @@ class PlatformMessengers:
         if messenger is None:
             raise LookupError(f"no messenger for platform {message.platform!r}")
         await messenger.deliver(message)
+
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[Outcome]:
+        """Messages of one platform with one content; batched where the messenger can."""
+        messenger = self.by_platform.get(messages[0].platform) if messages else None
+        if messenger is None:
+            return [LookupError(f"no messenger for platform {m.platform!r}") for m in messages]
+        if isinstance(messenger, BatchMessenger):
+            return await messenger.deliver_batch(messages)
+        return await deliver_each(messenger, messages)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.core.log import outbox_log
 from bot.core.metrics import count_platform_error, error_code
-from bot.pipeline.messenger import Messenger, OutboundMessage, TransientDeliveryError
+from bot.pipeline.messenger import (
+    BatchMessenger,
+    Messenger,
+    OutboundMessage,
+    Outcome,
+    PlatformMessengers,
+    TransientDeliveryError,
+    deliver_each,
+)
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.outbox import (
@@ -24,6 +33,27 @@ MAX_ATTEMPTS = 16
 
 def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(600, 2**attempt))
+
+
+def batches_of(messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+    """Claimed messages grouped for sending, in claim order: one content to many people
+    (no buttons, no card key, no picture or file, to a person) goes as one batch per
+    platform; everything else goes on its own."""
+    batches: list[list[OutboundMessage]] = []
+    open_batches: dict[tuple[str, str], list[OutboundMessage]] = {}
+    for message in messages:
+        card = message.card
+        if (message.kind != "card" or message.target_kind != "person" or message.group
+                or card.buttons or card.key or card.image or message.file):
+            batches.append([message])
+            continue
+        content = json.dumps(card.to_dict(), sort_keys=True, ensure_ascii=False)
+        batch = open_batches.get((message.platform, content))
+        if batch is None:
+            batch = open_batches[(message.platform, content)] = []
+            batches.append(batch)
+        batch.append(message)
+    return batches
 
 
 class OutboxWorker:
@@ -53,9 +83,10 @@ class OutboxWorker:
                 claimed = [(row.id, row) for row in rows]
             if not claimed:
                 break
+            messages = []
             for row_id, row in claimed:
                 assert row_id is not None
-                message = OutboundMessage(
+                messages.append(OutboundMessage(
                     outbox_id=row_id,
                     idempotency_key=row.idempotency_key,
                     platform=row.platform,
@@ -67,26 +98,52 @@ class OutboxWorker:
                     reply_handle=row.payload.get("reply_handle", {}),
                     attempts=row.attempts,
                     file=row.payload.get("file", {}),
-                )
-                sent += await self._send(message, row.attempts)
+                ))
+            for batch in batches_of(messages):
+                sent += await self._send_batch(batch)
         return sent
+
+    async def _send_batch(self, batch: list[OutboundMessage]) -> int:
+        if len(batch) == 1:
+            return await self._send(batch[0], batch[0].attempts)
+        try:
+            outcomes = await self._deliver_batch(batch)
+        except Exception as err:
+            outcomes = [err] * len(batch)
+        sent = 0
+        for message, outcome in zip(batch, outcomes, strict=True):
+            sent += await self._settle(message, message.attempts, outcome)
+        return sent
+
+    async def _deliver_batch(self, batch: list[OutboundMessage]) -> list[Outcome]:
+        if isinstance(self.messenger, PlatformMessengers | BatchMessenger):
+            return await self.messenger.deliver_batch(batch)
+        return await deliver_each(self.messenger, batch)
 
     async def _send(self, message: OutboundMessage, attempts: int) -> int:
         try:
             await self.messenger.deliver(message)
-        except TransientDeliveryError as err:
-            if err.retry_after is not None:
-                # Held back by our own rate limit: no platform error happened.
-                await self._held_back(message.outbox_id, str(err), err.retry_after)
-                return 0
-            count_platform_error(message.platform, error_code(err))
-            retry = backoff(attempts) if attempts + 1 < MAX_ATTEMPTS else None
-            await self._failed(message.outbox_id, str(err), retry)
-            return 0
         except Exception as err:
-            count_platform_error(message.platform, error_code(err))
-            outbox_log.exception("delivery failed for outbox=%s", message.outbox_id)
-            await self._failed(message.outbox_id, repr(err), None)
+            return await self._settle(message, attempts, err)
+        return await self._settle(message, attempts, None)
+
+    async def _settle(self, message: OutboundMessage, attempts: int, outcome: Outcome) -> int:
+        """Record what became of one message: sent, held back, retried later or failed."""
+        if isinstance(outcome, TransientDeliveryError):
+            if outcome.retry_after is not None:
+                # Held back by our own rate limit: no platform error happened.
+                await self._held_back(message.outbox_id, str(outcome), outcome.retry_after)
+                return 0
+            count_platform_error(message.platform, error_code(outcome))
+            retry = backoff(attempts) if attempts + 1 < MAX_ATTEMPTS else None
+            await self._failed(message.outbox_id, str(outcome), retry)
+            return 0
+        if outcome is not None:
+            count_platform_error(message.platform, error_code(outcome))
+            outbox_log.error(
+                "delivery failed for outbox=%s", message.outbox_id, exc_info=outcome
+            )
+            await self._failed(message.outbox_id, repr(outcome), None)
             return 0
         async with session_scope(self.session_factory) as session:
             await mark_message_sent(session=session, row_id=message.outbox_id, now=self.clock())

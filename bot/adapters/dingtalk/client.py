@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +66,14 @@ def _check_delivered(data: Mapping[str, Any]) -> None:
     if data.get("success") is False or failed:
         reason = "; ".join(f"{r.get('spaceType')}: {r.get('errorMsg')}" for r in failed)
         raise CardNotDelivered(PLATFORM, "deliver_failed", reason or "success=false")
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """Who of a batchSend was throttled (try again later) or will never get it."""
+
+    throttled: frozenset[str]
+    unreached: frozenset[str]
 
 
 class DingTalkClient:
@@ -195,6 +204,29 @@ class DingTalkClient:
             if data.get(key):
                 raise PlatformError(PLATFORM, key, f"{len(data[key])} user(s) not reached")
         return data
+
+    async def batch_send_each(
+        self, user_ids: Sequence[str], msg_key: str, msg_param: Mapping[str, Any]
+    ) -> BatchAnswer:
+        """``oToMessages/batchSend`` to at most 20 users, with who was not reached.
+
+        Unlike :meth:`batch_send` it does not fail the whole call for some users: the answer
+        names the throttled (``flowControlledStaffIdList``) and unreachable
+        (``invalidStaffIdList``/``filteredStaffIdList``) ones, so each is settled on its own.
+        Source: https://open.dingtalk.com/document/orgapp/chatbots-send-one-on-one-chat-messages-in-batches
+        """
+        if not 0 < len(user_ids) <= MAX_BATCH_USERS:
+            raise ValueError(f"batchSend takes 1..{MAX_BATCH_USERS} userIds")
+        data = await self.call("POST", "/v1.0/robot/oToMessages/batchSend", {
+            "robotCode": self.config.robot_code, "userIds": list(user_ids),
+            "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False),
+        })
+        unreached = [*(data.get("invalidStaffIdList") or ()),
+                     *(data.get("filteredStaffIdList") or ())]
+        return BatchAnswer(
+            throttled=frozenset(str(u) for u in data.get("flowControlledStaffIdList") or ()),
+            unreached=frozenset(str(u) for u in unreached),
+        )
 
     async def message_file_url(self, download_code: str) -> str:
         """A short-lived download URL for a file someone sent the robot (its downloadCode)."""

@@ -14,15 +14,21 @@ Source: https://open.dingtalk.com/document/development/create-and-deliver-cards
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
-from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
+from bot.adapters.dingtalk.client import MAX_BATCH_USERS, CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
 from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.core.errors import PlatformError
-from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.pipeline.messenger import (
+    OutboundMessage,
+    Outcome,
+    TransientDeliveryError,
+    deliver_each,
+)
 from cards.models import Card
 from cards.render_dingtalk import Space, create_and_deliver_body, update_body
 
@@ -150,6 +156,34 @@ class DingTalkMessenger:
             raise TransientDeliveryError(f"dingtalk card not delivered: {err.errmsg}") from err
         await self._send_image(message)
 
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[Outcome]:
+        """One markdown message to many people, 20 per ``batchSend`` call.
+
+        Only where cards without buttons go as markdown (``plain_as_markdown``); interactive
+        cards are instances per recipient and go one by one.
+        """
+        if not self.plain_as_markdown or any(not _batchable(m) for m in messages):
+            return await deliver_each(self, messages)
+        title, text = card_markdown(messages[0].card)
+        outcomes: list[Outcome] = []
+        for start in range(0, len(messages), MAX_BATCH_USERS):
+            chunk = messages[start : start + MAX_BATCH_USERS]
+            try:
+                answer = await self.client.batch_send_each(
+                    [m.target for m in chunk], "sampleMarkdown", {"title": title, "text": text}
+                )
+            except Exception as err:
+                outcomes.extend(err for _ in chunk)
+                continue
+            for message in chunk:
+                if message.target in answer.throttled:
+                    outcomes.append(TransientDeliveryError("dingtalk batchSend: flow-controlled"))
+                elif message.target in answer.unreached:
+                    outcomes.append(PlatformError(PLATFORM, "invalidStaffIdList", "not reached"))
+                else:
+                    outcomes.append(None)
+        return outcomes
+
     async def _send_image(self, message: OutboundMessage) -> None:
         if message.card.image and self.images is not None:
             await self.images.send(message)
@@ -194,3 +228,10 @@ def _answers_same_chat(message: OutboundMessage, handle: dict[str, Any]) -> bool
     if handle.get("conversationType") == "2":
         return message.group and handle.get("conversationId") == message.target
     return not message.group and handle.get("senderStaffId") == message.target
+
+
+def _batchable(message: OutboundMessage) -> bool:
+    card = message.card
+    return (message.platform == PLATFORM and message.kind == "card"
+            and message.target_kind == "person" and not message.group
+            and not card.buttons and not card.key and not card.image)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.adapters.wecom.client import WeComClient
@@ -29,7 +29,12 @@ from bot.adapters.wecom.media import WeComCardImages
 from bot.adapters.wecom.recall import RecallDelivery
 from bot.core.errors import PlatformError
 from bot.core.events import Platform
-from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.pipeline.messenger import (
+    OutboundMessage,
+    Outcome,
+    TransientDeliveryError,
+    deliver_each,
+)
 from bot.pipeline.send_window import SendWindow
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
@@ -44,6 +49,9 @@ CODE_LIFETIME = timedelta(hours=72)
 UNUSABLE_CODE_ERRORS = frozenset({60140, 42014, 42016})
 MAX_MARKDOWN_BYTES = 2048
 MEDIA_KINDS = frozenset({"file", "image", "voice", "video"})
+# message/send takes at most 1,000 members in touser
+# (https://developer.work.weixin.qq.com/document/path/90236).
+MAX_TOUSER = 1000
 
 
 def welcome_text(card: Card) -> str:
@@ -177,6 +185,41 @@ class WeComMessenger:
             [message.target], kind if kind in MEDIA_KINDS else "file", file["ref"]
         )
 
+    async def deliver_batch(self, messages: Sequence[OutboundMessage]) -> list[Outcome]:
+        """One markdown message to many members (``touser`` lists of up to 1,000).
+
+        Each member's own limit is still checked first: a member over it is held back alone.
+        ``invaliduser`` in the answer fails only those members' rows.
+        """
+        if any(not _batchable(m) for m in messages):
+            return await deliver_each(self, messages)
+        outcomes: dict[int, Outcome] = {}
+        admitted: list[OutboundMessage] = []
+        for message in messages:
+            wait = await self._member_wait(message.target)
+            if wait is None:
+                admitted.append(message)
+            else:
+                outcomes[message.outbox_id] = TransientDeliveryError(
+                    f"per-member limit: retry in {math.ceil(wait)}s", retry_after=wait
+                )
+        for start in range(0, len(admitted), MAX_TOUSER):
+            chunk = admitted[start : start + MAX_TOUSER]
+            try:
+                sent = await self.client.send_markdown(
+                    [m.target for m in chunk], card_markdown(chunk[0].card)
+                )
+            except Exception as err:
+                outcomes.update((m.outbox_id, err) for m in chunk)
+                continue
+            invalid = {u.lower() for u in sent.invalid_users}
+            for message in chunk:
+                outcomes[message.outbox_id] = (
+                    PlatformError(PLATFORM, "invaliduser", "message reached nobody")
+                    if message.target.lower() in invalid else None
+                )
+        return [outcomes[m.outbox_id] for m in messages]
+
     async def _member_wait(self, userid: str) -> float | None:
         """Seconds until ``userid`` may get another message, or None (the send is counted)."""
         if self.window is not None:
@@ -230,7 +273,7 @@ class WeComMessenger:
             await self._record(card.key, target, task_id, sent.response_code)
         # The picture is a message of its own and counts against the member's limit too;
         # when that is spent it is skipped: the card already says the same in words.
-        if card.image and self.limiter.try_acquire(target) is None:
+        if card.image and await self._member_wait(target) is None:
             await self.images.send(target, card.image)
 
     async def _record(self, key: str, target: str, task_id: str, code: str) -> None:
@@ -261,3 +304,10 @@ class WeComMessenger:
                 )
         except Exception:
             log.exception("could not clear the used response code of card %s", key)
+
+
+def _batchable(message: OutboundMessage) -> bool:
+    card = message.card
+    return (message.platform == PLATFORM and message.kind == "card"
+            and message.target_kind == "person" and not message.group
+            and not card.buttons and not card.key and not card.image)
