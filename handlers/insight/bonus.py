@@ -17,8 +17,7 @@ from bot.core.errors import UserFacingError
 from bot.core.routing import Router
 from handlers.insight.config import PREFIX, load_config
 from handlers.insight.sync import catch_up
-from storage.insight_models import ReferralBonus
-from storage.models import Candidate, Person, Position, Referral
+from storage.models import Candidate, Person, Position, Referral, ReferralBonus
 from storage.repo.insight_bonus import (
     apply_bonus_settings,
     decide_bonus,

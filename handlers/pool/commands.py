@@ -19,8 +19,7 @@ from handlers.pool.match import DUE_HANDLERS as MATCH_DUE_HANDLERS
 from handlers.pool.match import rank_pool, watch_positions
 from handlers.pool.tags import fold
 from handlers.referral.workflow import may_act
-from storage.insight_models import PoolEntry
-from storage.models import Position, Referral
+from storage.models import PoolEntry, Position, Referral
 from storage.repo.insight_sync import all_positions, candidates_by_id, people_by_id
 from storage.repo.people import in_scope
 from storage.repo.pool import (

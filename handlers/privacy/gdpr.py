@@ -17,11 +17,11 @@ from bot.core.errors import UserFacingError
 from bot.core.routing import Router
 from bot.core.text import normalize_text
 from handlers.referral.progress import visible_referral
-from storage.insight_models import PoolEntry
 from storage.models import (
     Attachment,
     AuditRecord,
     Candidate,
+    PoolEntry,
     Referral,
     ReferralEvent,
     TalentProfile,

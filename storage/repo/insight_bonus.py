@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import ReferralBonus
+from storage.models import ReferralBonus
 from storage.repo.insight_stats import prefix_match
 
 

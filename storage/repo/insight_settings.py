@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import InsightChart, InsightSetting
+from storage.models import InsightChart, InsightSetting
 
 CHART_REF_PREFIX = "chart:"
 # Any fixed number: replicas agree on it, nothing else in the database takes this lock.

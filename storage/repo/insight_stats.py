@@ -26,13 +26,15 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import ReferralCheck, ReferralFact, SlaBreach
 from storage.models import (
     TERMINAL_STATES,
     Person,
     RecallContact,
     Referral,
+    ReferralCheck,
+    ReferralFact,
     ReferralState,
+    SlaBreach,
     TalentProfile,
 )
 

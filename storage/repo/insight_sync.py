@@ -11,20 +11,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import (
-    PoolEntry,
-    PoolTag,
-    ReferralBonus,
-    ReferralCheck,
-    ReferralFact,
-    SlaBreach,
-)
 from storage.models import (
     Candidate,
     Person,
+    PoolEntry,
+    PoolTag,
     Position,
     Referral,
+    ReferralBonus,
+    ReferralCheck,
     ReferralEvent,
+    ReferralFact,
+    SlaBreach,
     TalentProfile,
 )
 

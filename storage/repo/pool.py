@@ -15,7 +15,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import PoolEntry, PoolTag, PositionWatch
+from storage.models import PoolEntry, PoolTag, PositionWatch
 from storage.repo.insight_stats import prefix_match
 from storage.repo.insight_sync import upsert
 

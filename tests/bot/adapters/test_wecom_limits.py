@@ -19,6 +19,7 @@ from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import WeComConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import save_card_instance
@@ -67,7 +68,7 @@ def message(card: Card = NOTE, *, target: str = "lihr", n: int = 1,
 
 
 def messenger_for(api: Api, factory: SessionFactory, clock: FakeClock) -> WeComMessenger:
-    return WeComMessenger(api.client, factory, CONFIG.agent_id, clock=clock)
+    return WeComMessenger(api.client, DatabaseStores(factory), CONFIG.agent_id, clock=clock)
 
 
 # --- per-member limit --------------------------------------------------------------------

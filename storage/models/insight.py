@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.models import Referral, utcnow
+from storage.models.base import utcnow
+from storage.models.referral import Referral
 from storage.types import UTCDateTime
 
 _PREFIX_OPS = {"org_key": "text_pattern_ops"}
