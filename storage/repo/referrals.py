@@ -40,7 +40,7 @@ async def move_referral(
     Returns False when the referral moved on meanwhile; the caller then answers "already
     handled" and changes nothing.
     """
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Referral)
         .where(
             col(Referral.id) == referral_id,
