@@ -150,14 +150,6 @@ async def inbox_inserter(engine: AsyncEngine) -> AsyncIterator[Inserter]:
         yield insert_sqlite
 
 
-async def insert_new_events(
-    engine: AsyncEngine, events: Sequence[NewEvent], now: datetime
-) -> set[tuple[str, str]]:
-    """Store and commit ``events`` on a connection of their own; returns the new keys."""
-    async with inbox_inserter(engine) as insert:
-        return await insert(events, now)
-
-
 def _rows(events: Sequence[NewEvent], now: datetime) -> list[dict[str, Any]]:
     return [
         {"platform": p, "event_id": e, "payload": payload, "received_at": now, "outcome": ""}

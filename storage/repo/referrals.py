@@ -22,11 +22,6 @@ async def get_referral(*, session: AsyncSession, referral_id: int) -> Referral |
     return await session.get(Referral, referral_id)
 
 
-async def refresh_referral(*, session: AsyncSession, referral: Referral) -> Referral:
-    await session.refresh(referral)
-    return referral
-
-
 async def move_referral(
     *,
     session: AsyncSession,
