@@ -25,8 +25,8 @@ async def get_setting(*, session: AsyncSession, key: str, default: Any = None) -
 
 
 async def get_settings(*, session: AsyncSession, prefix: str) -> dict[str, Any]:
-    result = await execute(session,
-        select(InsightSetting).where(col(InsightSetting.key).startswith(prefix))
+    result = await execute(
+        session, select(InsightSetting).where(col(InsightSetting.key).startswith(prefix))
     )
     return {row.key: row.value for row in result.scalars().all()}
 
@@ -51,8 +51,8 @@ async def try_sync_lock(*, session: AsyncSession) -> bool:
     """
     if session.get_bind().dialect.name != "postgresql":
         return True
-    result = await execute(session,
-        text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=_SYNC_LOCK)
+    result = await execute(
+        session, text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=_SYNC_LOCK)
     )
     return bool(result.scalar_one())
 
