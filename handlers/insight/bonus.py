@@ -138,8 +138,8 @@ async def set_bonus_rules(ctx: Context) -> None:
     if not changes or len(words) % 2:
         raise UserFacingError("bonus_settings", {"config": await load_config(ctx.session),
                                                  "bad": ctx.args})
-    for setting, value in changes.items():
-        await set_setting(session=ctx.session, key=f"{PREFIX}{setting}", value=value,
+    for setting, number in changes.items():
+        await set_setting(session=ctx.session, key=f"{PREFIX}{setting}", value=number,
                           now=ctx.now, by=ctx.person.id)
     await apply_bonus_settings(
         session=ctx.session, probation_days=changes.get("probation_days"),

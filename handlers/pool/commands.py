@@ -80,9 +80,9 @@ async def search_talent(ctx: Context) -> None:
     await catch_up(ctx.session, now=ctx.now, settings=ctx.settings)
     key = org_key(ctx.person.org_path)
     if not words:
-        tags = await top_tags(session=ctx.session, key=key)
+        top = await top_tags(session=ctx.session, key=key)
         ctx.notify(ctx.person, "pool", query=[], rows=[], total=0, scope=ctx.person.org_path,
-                   tags=tags)
+                   tags=top)
         return
     tags = await known_tags(session=ctx.session, words=words)
     others = [fold(w) for w in words if w not in tags]

@@ -57,11 +57,11 @@ async def claim_messages(
     )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Outbox)
         .where(col(Outbox.id).in_(pick.scalar_subquery()))
         .values(claimed_until=now + lease)
-        .returning(Outbox.id)
+        .returning(col(Outbox.id))
         .execution_options(synchronize_session=False)
     )
     ids = sorted(row[0] for row in result.all())
@@ -74,7 +74,7 @@ async def claim_messages(
 
 
 async def mark_message_sent(*, session: AsyncSession, row_id: int, now: datetime) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Outbox)
         .where(col(Outbox.id) == row_id)
         .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, error="")
@@ -102,7 +102,7 @@ async def hold_message(
     *, session: AsyncSession, row_id: int, until: datetime, reason: str
 ) -> None:
     """Re-queue a message we held back ourselves; not a failed attempt."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Outbox)
         .where(col(Outbox.id) == row_id)
         .values(next_attempt_at=until, claimed_until=None, error=reason[:500])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from bot.adapters.wecom.client import WeComClient
 from bot.core.errors import PlatformError
@@ -34,6 +35,13 @@ UNCONFIRMED_RETRY = 600.0  # the sender has not confirmed in the client yet
 GIVE_UP_AFTER = timedelta(days=7)
 # Refusals that mean this candidate cannot get the message from this sender.
 REFUSED = {84061: "not_friend", 40096: "not_friend", 81013: "not_friend"}
+
+
+class _DeliveryFacts(TypedDict, total=False):
+    msgid: str | None
+    sender: str | None
+    send_time: datetime | None
+    error: str
 
 
 def _queued_at(message: OutboundMessage) -> datetime:
@@ -112,7 +120,7 @@ class RecallDelivery:
             raise TransientDeliveryError("recall task still dispatching",
                                          retry_after=DISPATCHING_RETRY)
         mine = next((r for r in results if r.get("external_userid") == external), None)
-        status = SEND_STATUS.get(mine.get("status")) if mine else None  # type: ignore[arg-type]
+        status = SEND_STATUS.get(mine.get("status", 0)) if mine else None
         if status is None:
             if self.clock() - row.created_at >= GIVE_UP_AFTER:
                 await self._record(contact_id, "unconfirmed")
@@ -124,9 +132,10 @@ class RecallDelivery:
             sent_at = datetime.fromtimestamp(mine["send_time"], UTC)
         await self._record(contact_id, status, send_time=sent_at)
 
-    async def _record(self, contact_id: int, status: str, **facts: object) -> None:
+    async def _record(
+        self, contact_id: int, status: str, **facts: Unpack[_DeliveryFacts]
+    ) -> None:
         await self.deliveries.record_recall_delivery(
-            contact_id=contact_id, platform=PLATFORM, status=status,
-            now=self.clock(), **facts,  # type: ignore[arg-type]
+            contact_id=contact_id, platform=PLATFORM, status=status, now=self.clock(), **facts,
         )
         log.info("recall contact=%s: %s", contact_id, status)
