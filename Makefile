@@ -22,4 +22,6 @@ run: install
 
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -q

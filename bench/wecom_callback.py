@@ -90,6 +90,7 @@ async def serve(db_path: str, port: int, delay: float, drain_timeout: float) -> 
     from bot.core.dispatch import Dispatcher
     from bot.pipeline.intake import EventIntake
     from bot.serve.server import build_app, start_server
+    from bot.serve.stores import DatabaseStores
     from handlers.capabilities import REGISTRY
     from storage.db import make_engine, make_session_factory
 
@@ -123,7 +124,7 @@ async def serve(db_path: str, port: int, delay: float, drain_timeout: float) -> 
     config = WeComConfig(
         corp_id=CORP, agent_id=AGENT_ID, secret="s", token=TOKEN, encoding_aes_key=KEY
     )
-    adapter = WeComAdapter(config, session_factory=factory)
+    adapter = WeComAdapter(config, cards=DatabaseStores(factory))
     app = build_app([adapter], intake)
 
     async def bare(_: web.Request) -> web.Response:

@@ -125,7 +125,7 @@ async def create_and_deliver(request: web.Request) -> web.Response:
     if params is None or callback_type not in ("STREAM", "HTTP"):
         return dingtalk_error(400, "param.invalid",
                               "cardData.cardParamMap值须为字符串; callbackType须为STREAM或HTTP")
-    private = body.get("privateData") if isinstance(body.get("privateData"), dict) else {}
+    private = given if isinstance(given := body.get("privateData"), dict) else {}
     card = world.add_card(track, DINGTALK, {"params": params, "private": {
         str(user): _param_map(value) or {} for user, value in private.items()
     }}, {"callbackType": callback_type, "callbackRouteKey": body.get("callbackRouteKey"),
@@ -147,7 +147,7 @@ async def update_card(request: web.Request) -> web.Response:
     card = world.cards.get(track)
     if card is None or card.platform != DINGTALK:
         return dingtalk_error(400, "param.cardNotExist", "卡片不存在")
-    private = body.get("privateData") if isinstance(body.get("privateData"), dict) else {}
+    private = given if isinstance(given := body.get("privateData"), dict) else {}
     if body.get("cardData") is None and not private:
         return dingtalk_error(400, "param.cardDataAndPrivateDataBothEmpty", "卡片数据为空")
     if body.get("cardData") is not None and _param_map(body["cardData"]) is None:

@@ -137,7 +137,7 @@ async def batch_send(request: web.Request) -> web.Response:
     if fields is None:
         return dingtalk_error(400, "param.msgParam", "msgKey/msgParam invalid (JSON string)")
     world = request.app[WORLD]
-    result = {"processQueryKey": uuid.uuid4().hex, "invalidStaffIdList": [],
+    result: dict[str, Any] = {"processQueryKey": uuid.uuid4().hex, "invalidStaffIdList": [],
               "flowControlledStaffIdList": [], "filteredStaffIdList": []}
     if world.faults.take(request.path, kind="flow_control") is not None:
         result["flowControlledStaffIdList"] = list(user_ids)

@@ -151,7 +151,7 @@ async def add_msg_template(request: web.Request) -> web.Response:
     if sender is None:
         return wecom_answer(60111, "userid not found")
     targets = body.get("external_userid")
-    text = body.get("text") if isinstance(body.get("text"), dict) else {}
+    text = given if isinstance(given := body.get("text"), dict) else {}
     attachments = body.get("attachments") or []
     if not isinstance(targets, list) or not 1 <= len(targets) <= 10_000:
         return wecom_answer(40058, "external_userid must list 1..10000 customers")
@@ -174,7 +174,7 @@ async def add_msg_template(request: web.Request) -> web.Response:
 
 
 def _page(rows: list[dict[str, Any]], body: dict[str, Any]) -> tuple[list[Any], str]:
-    limit = body.get("limit") if isinstance(body.get("limit"), int) else 500
+    limit = asked if isinstance(asked := body.get("limit"), int) else 500
     limit = max(1, min(limit, 1000))
     cursor = str(body.get("cursor") or "0")
     start = int(cursor) if re.fullmatch(r"\d+", cursor) else 0
@@ -244,7 +244,7 @@ async def send_welcome_msg(request: web.Request) -> web.Response:
     if issued is None or world.now() - issued[2] > WELCOME_SECONDS:
         return wecom_answer(41051, "invalid welcome_code")
     employee, external, _ = issued
-    text = body.get("text") if isinstance(body.get("text"), dict) else {}
+    text = given if isinstance(given := body.get("text"), dict) else {}
     candidate = world.candidates.get(external)
     if candidate is None or not str(text.get("content", "")).strip():
         return wecom_answer(40058, "invalid text")

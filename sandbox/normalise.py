@@ -69,7 +69,7 @@ def dingtalk_card(card: CardState, viewer: str = "") -> dict[str, Any]:
 def wecom_card(card: CardState) -> dict[str, Any]:
     """A WeCom ``template_card`` as its recipient sees it."""
     tc = card.content
-    main = tc.get("main_title") if isinstance(tc.get("main_title"), dict) else {}
+    main = title if isinstance(title := tc.get("main_title"), dict) else {}
     fields = [
         {"label": str(row.get("keyname", "")), "value": str(row.get("value", ""))}
         for row in tc.get("horizontal_content_list") or [] if isinstance(row, dict)
@@ -84,7 +84,7 @@ def wecom_card(card: CardState) -> dict[str, Any]:
                        if isinstance(o, dict) and o.get("id") == selection.get("selected_id")),
                       "")
         fields.append({"label": str(selection.get("title", "")), "value": str(chosen)})
-    quote = tc.get("quote_area") if isinstance(tc.get("quote_area"), dict) else {}
+    quote = area if isinstance(area := tc.get("quote_area"), dict) else {}
     body = "\n".join(t for t in (quote.get("quote_text"), tc.get("sub_title_text")) if t)
     raw = [b for b in tc.get("button_list") or [] if isinstance(b, dict)]
     submit = tc.get("submit_button")
@@ -100,7 +100,7 @@ def wecom_card(card: CardState) -> dict[str, Any]:
              "enabled": b.get("type", 0) == 0}
             for b in raw
         ]
-    source = tc.get("source") if isinstance(tc.get("source"), dict) else {}
+    source = src if isinstance(src := tc.get("source"), dict) else {}
     return {
         "title": str(main.get("title", "")), "status": str(replaced or ""), "fields": fields,
         "body": body, "footer": str(main.get("desc", "")), "source": str(source.get("desc", "")),

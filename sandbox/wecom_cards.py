@@ -103,7 +103,8 @@ def update_template_card(world: World, body: dict[str, Any]) -> tuple[Error | No
     if not targets or len(targets) > 1000:
         return (40058, "userids must list 1..1000 members"), []
     button, tc = body.get("button"), body.get("template_card")
-    if isinstance(button, dict) and isinstance(button.get("replace_name"), str):
+    replace_name = button.get("replace_name") if isinstance(button, dict) else None
+    if isinstance(replace_name, str):
         new_content = None
     elif isinstance(tc, dict) and tc.get("card_type") in CARD_TYPES:
         new_content = copy.deepcopy(tc)
@@ -116,7 +117,7 @@ def update_template_card(world: World, body: dict[str, Any]) -> tuple[Error | No
             invalid.append(userid)
             continue
         if new_content is None:
-            card.meta["replace_name"] = button["replace_name"]
+            card.meta["replace_name"] = replace_name
             world.updated_card(card, card.content)
         else:
             card.meta.pop("replace_name", None)

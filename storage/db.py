@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +28,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             # Take transaction control from the driver so BEGIN IMMEDIATE below is ours.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
@@ -36,7 +37,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn: Connection) -> None:
             # SQLite lets a reader's snapshot go stale under a concurrent writer and then fails
             # its write with SQLITE_BUSY; taking the write lock up front serialises units of
             # work instead, so two concurrent taps see each other's result in order.

@@ -32,6 +32,7 @@ from bot.pipeline.runtime import Runtime
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.send_windows import DatabaseSendWindow
 from bot.serve.server import build_app, start_server
+from bot.serve.stores import DatabaseStores
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
 from storage.migrate import upgrade_database
@@ -75,6 +76,7 @@ async def start_bot(
     await upgrade_database(config.database.url)
     database = open_database(config)
     factory = database.session_factory
+    stores = DatabaseStores(factory)
     settings = settings_from_config(config)
     clock = clock or _real_clock
 
@@ -99,7 +101,7 @@ async def start_bot(
     recurring = REGISTRY.recurring
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
-            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory,
+            config.dingtalk, sink=intake.take, http=http, clock=clock, stores=stores,
             window=window,
         )
         messengers.by_platform["dingtalk"] = parts.messenger
@@ -117,14 +119,13 @@ async def start_bot(
     if config.wecom is not None:
         wecom = WeComClient(config.wecom, http, clock)
         messengers.by_platform["wecom"] = WeComMessenger(
-            wecom, factory, config.wecom.agent_id, clock=clock,
-            window=window,
+            wecom, stores, config.wecom.agent_id, clock=clock, window=window
         )
         adapters.append(
             WeComAdapter(
                 config.wecom,
                 clock=clock,
-                session_factory=factory,
+                cards=stores,
                 max_body_bytes=config.server.max_body_bytes,
             )
         )

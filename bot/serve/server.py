@@ -50,7 +50,7 @@ async def _healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def _readyz(factory: SessionFactory):  # type: ignore[no-untyped-def]
+def _readyz(factory: SessionFactory) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def readyz(_: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(READY_TIMEOUT_SECONDS), factory() as session:
@@ -64,7 +64,9 @@ def _readyz(factory: SessionFactory):  # type: ignore[no-untyped-def]
     return readyz
 
 
-def _metrics(factory: SessionFactory, clock: Callable[[], datetime]):  # type: ignore[no-untyped-def]
+def _metrics(
+    factory: SessionFactory, clock: Callable[[], datetime]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def metrics(_: web.Request) -> web.Response:
         try:
             async with asyncio.timeout(READY_TIMEOUT_SECONDS), factory() as session:
@@ -87,7 +89,9 @@ def _metrics(factory: SessionFactory, clock: Callable[[], datetime]):  # type: i
     return metrics
 
 
-def _route(adapter: HttpAdapter, intake: EventIntake):  # type: ignore[no-untyped-def]
+def _route(
+    adapter: HttpAdapter, intake: EventIntake
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()  # aiohttp answers 413 past client_max_size
         raw = RawRequest(

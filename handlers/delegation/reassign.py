@@ -68,7 +68,7 @@ async def _task(ctx: Context, referral: Referral) -> str:
     kind = await task_kind(ctx.session, referral)
     if kind not in DECIDING_ACTION or referral.assignee_id is None:
         raise UserFacingError(REFUSE, {"reason": "no_task", "rid": referral.id})
-    return kind  # type: ignore[return-value]
+    return kind
 
 
 async def _taker(

@@ -17,8 +17,7 @@ from bot.core.errors import UserFacingError
 from bot.core.routing import Router
 from handlers.insight.config import PREFIX, load_config
 from handlers.insight.sync import catch_up
-from storage.insight_models import ReferralBonus
-from storage.models import Candidate, Person, Position, Referral
+from storage.models import Candidate, Person, Position, Referral, ReferralBonus
 from storage.repo.insight_bonus import (
     apply_bonus_settings,
     decide_bonus,
@@ -139,8 +138,8 @@ async def set_bonus_rules(ctx: Context) -> None:
     if not changes or len(words) % 2:
         raise UserFacingError("bonus_settings", {"config": await load_config(ctx.session),
                                                  "bad": ctx.args})
-    for setting, value in changes.items():
-        await set_setting(session=ctx.session, key=f"{PREFIX}{setting}", value=value,
+    for setting, number in changes.items():
+        await set_setting(session=ctx.session, key=f"{PREFIX}{setting}", value=number,
                           now=ctx.now, by=ctx.person.id)
     await apply_bonus_settings(
         session=ctx.session, probation_days=changes.get("probation_days"),

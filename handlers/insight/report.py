@@ -108,7 +108,9 @@ def _table(labels: Any, key: str, columns: list[str], rows: list[list[Any]]) -> 
     return Table(key, labels.sections[key], [labels.columns[c] for c in columns], rows)
 
 
-def _groups(view: dict[str, Any], key: str, names: dict[str, str] | None = None) -> list:  # type: ignore[type-arg]
+def _groups(
+    view: dict[str, Any], key: str, names: dict[str, str] | None = None
+) -> list[list[Any]]:
     return [[(names or {}).get(g["name"], g["name"]), g["n"], g["hired"], g["rate"]]
             for g in view[key]]
 
@@ -195,7 +197,7 @@ def write_xlsx(report: Report, path: Path) -> None:
     from openpyxl.drawing.image import Image
 
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     for table in report.tables:
         # Excel caps sheet names at 31 characters and forbids a few symbols.
         name = "".join(c for c in table.title if c not in "[]:*?/\\")[:31]

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.errors import UserFacingError
 from storage.models import Person, Position
 from storage.repo.people import in_scope
+from storage.sql import execute
 
 DEFAULT_DAYS = 365
 _DAYS = re.compile(r"^(?:近|last)?(\d{1,4})(?:天|日|d|days?)$", re.IGNORECASE)
@@ -54,7 +55,7 @@ async def org_paths(session: AsyncSession) -> set[str]:
     """Every org unit the directory and the positions mention, with all their ancestors."""
     found: set[str] = set()
     for column in (col(Person.org_path), col(Position.org_path)):
-        for path in (await session.exec(select(column).distinct())).scalars().all():  # type: ignore[call-overload]
+        for path in (await execute(session, select(column).distinct())).scalars().all():
             parts = [p for p in str(path).split("/") if p]
             found |= {"/".join(parts[: i + 1]) for i in range(len(parts))}
     return found

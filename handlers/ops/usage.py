@@ -7,6 +7,8 @@ replica sees it first. ``用量`` shows the figures on demand.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from bot.core.context import Context, JobContext
 from bot.core.errors import UserFacingError
 from bot.core.routing import Router
@@ -21,9 +23,17 @@ THRESHOLDS = (80, 95, 100)  # percent of the monthly quota
 _READERS = frozenset({"hr_lead", "admin"})
 
 
-async def _figures(job: JobContext | Context) -> list[dict[str, object]]:
+class UsageFigures(TypedDict):
+    platform: str
+    period: str
+    calls: int
+    quota: int
+    percent: int
+
+
+async def _figures(job: JobContext | Context) -> list[UsageFigures]:
     period = usage_period(job.now)
-    rows: list[dict[str, object]] = []
+    rows: list[UsageFigures] = []
     for platform, quota in sorted(job.settings.api_quotas.items()):
         calls = await api_calls(session=job.session, platform=platform, period=period)
         rows.append({
@@ -37,7 +47,7 @@ async def check_api_usage(job: JobContext) -> bool:
     """Schedule an alert for each threshold the month's count has crossed (once each)."""
     scheduled = False
     for row in await _figures(job):
-        crossed = [t for t in THRESHOLDS if int(row["percent"]) >= t]  # type: ignore[call-overload]
+        crossed = [t for t in THRESHOLDS if row["percent"] >= t]
         if not crossed:
             continue
         # Only the highest: a quota passed in one jump needs one warning, not three.
@@ -57,7 +67,7 @@ async def check_api_usage(job: JobContext) -> bool:
 async def send_usage_alert(job: JobContext, item: DueItem) -> None:
     """Warn every active HR lead and admin, with the figures as they are now."""
     figures = {r["platform"]: r for r in await _figures(job)}
-    row = figures.get(item.payload.get("platform")) or item.payload
+    row = figures.get(item.payload.get("platform", "")) or item.payload
     for person in await list_people(session=job.session):
         if person.active and _READERS & set(person.roles):
             job.notify(

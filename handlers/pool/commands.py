@@ -19,8 +19,7 @@ from handlers.pool.match import DUE_HANDLERS as MATCH_DUE_HANDLERS
 from handlers.pool.match import rank_pool, watch_positions
 from handlers.pool.tags import fold
 from handlers.referral.workflow import may_act
-from storage.insight_models import PoolEntry
-from storage.models import Position, Referral
+from storage.models import PoolEntry, Position, Referral
 from storage.repo.insight_sync import all_positions, candidates_by_id, people_by_id
 from storage.repo.people import in_scope
 from storage.repo.pool import (
@@ -81,9 +80,9 @@ async def search_talent(ctx: Context) -> None:
     await catch_up(ctx.session, now=ctx.now, settings=ctx.settings)
     key = org_key(ctx.person.org_path)
     if not words:
-        tags = await top_tags(session=ctx.session, key=key)
+        top = await top_tags(session=ctx.session, key=key)
         ctx.notify(ctx.person, "pool", query=[], rows=[], total=0, scope=ctx.person.org_path,
-                   tags=tags)
+                   tags=top)
         return
     tags = await known_tags(session=ctx.session, words=words)
     others = [fold(w) for w in words if w not in tags]

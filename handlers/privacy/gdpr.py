@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.context import Context
@@ -17,11 +17,11 @@ from bot.core.errors import UserFacingError
 from bot.core.routing import Router
 from bot.core.text import normalize_text
 from handlers.referral.progress import visible_referral
-from storage.insight_models import PoolEntry
 from storage.models import (
     Attachment,
     AuditRecord,
     Candidate,
+    PoolEntry,
     Referral,
     ReferralEvent,
     TalentProfile,
@@ -71,12 +71,12 @@ async def anonymize_candidate(
         session.add(referral)
     if ids:
         for event in (await session.exec(
-            select(ReferralEvent).where(ReferralEvent.referral_id.in_(ids))  # type: ignore[union-attr]
+            select(ReferralEvent).where(col(ReferralEvent.referral_id).in_(ids))
         )).all():
             event.note = ""
             session.add(event)
         for file in (await session.exec(
-            select(Attachment).where(Attachment.referral_id.in_(ids))  # type: ignore[attr-defined]
+            select(Attachment).where(col(Attachment.referral_id).in_(ids))
         )).all():
             file.filename, file.ref = "", ""
             session.add(file)
@@ -109,7 +109,7 @@ async def export_candidate(session: AsyncSession, candidate: Candidate) -> dict[
     referrals = await _referrals(session, candidate.id)
     ids = [r.id for r in referrals]
     attachments = list((await session.exec(
-        select(Attachment).where(Attachment.referral_id.in_(ids))  # type: ignore[attr-defined]
+        select(Attachment).where(col(Attachment.referral_id).in_(ids))
     )).all()) if ids else []
     profile = (await session.exec(
         select(TalentProfile).where(TalentProfile.candidate_id == candidate.id)

@@ -39,8 +39,6 @@ from storage.repo.referrals import (
 
 router = Router("referral")
 
-REQUIRED = ("position", "name", "contact", "reason")
-
 
 @router.command("推荐", "refer", "referral")
 async def submit_referral(ctx: Context) -> None:

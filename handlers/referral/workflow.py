@@ -8,6 +8,7 @@ names the next assignee. Notifications are the caller's (handlers.referral.annou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from bot.core.context import Context, JobContext
 from bot.core.errors import UserFacingError
@@ -46,8 +47,16 @@ class Transition:
     to_hiring_manager: bool = False
 
 
-def _t(action: str, sources: set[S], target: S, roles: set[str], **kw: object) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)  # type: ignore[arg-type]
+class _TransitionOptions(TypedDict, total=False):
+    requires: str | None
+    without_leader: ReferralState | None
+    to_hiring_manager: bool
+
+
+def _t(
+    action: str, sources: set[S], target: S, roles: set[str], **kw: Unpack[_TransitionOptions]
+) -> Transition:
+    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)
 
 
 _OPEN = {S.HR_REVIEW, S.NEEDS_INFO, S.LEADER_APPROVAL, S.INTERVIEWING, S.OFFER}
@@ -140,7 +149,11 @@ def may_act(
 
 
 async def assignee_for(
-    ctx: Context, referral: Referral, position: Position, state: ReferralState, to_hm: bool
+    ctx: Context | JobContext,
+    referral: Referral,
+    position: Position,
+    state: ReferralState,
+    to_hm: bool,
 ) -> Person | None:
     session = ctx.session
     if state == S.NEEDS_INFO:
@@ -185,6 +198,7 @@ async def write_event(
     data: dict[str, object],
 ) -> ReferralEvent:
     """One audit event for ``referral`` (``actor`` None: the clock acted)."""
+    assert referral.id is not None
     return await add_referral_event(
         session=ctx.session,
         event=ReferralEvent(
@@ -202,7 +216,7 @@ async def write_event(
 
 
 async def move_or_stale(
-    ctx: Context, referral: Referral, version: int, values: dict[str, object]
+    ctx: Context | JobContext, referral: Referral, version: int, values: dict[str, object]
 ) -> None:
     """Write ``values`` if ``referral`` is still at ``version`` and its state.
 

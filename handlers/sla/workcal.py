@@ -173,15 +173,6 @@ def working_time_between(
     return total
 
 
-def next_working_day(day: date, calendar: WorkCalendar) -> date:
-    """``day`` itself if it is a working day, else the first working day after it."""
-    for _ in range(_MAX_DAYS):
-        if calendar.is_working_day(day):
-            return day
-        day += timedelta(days=1)
-    raise ValueError(f"no working day within {_MAX_DAYS} days of {day.isoformat()}")
-
-
 def parse_calendar(text: str) -> CalendarData:
     """Read a calendar file (TOML).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -35,7 +36,7 @@ def _url() -> str:
     return str(url)
 
 
-def _configure_kwargs(dialect_name: str) -> dict[str, object]:
+def _configure_kwargs(dialect_name: str) -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
         "render_as_batch": dialect_name == "sqlite",

@@ -21,7 +21,7 @@ async def replace_calendar_years(*, session: AsyncSession, years: Iterable[int])
     """Forget every stored day of these years (a file complete for them replaces them)."""
     removed = 0
     for year in years:
-        result = await session.exec(  # type: ignore[call-overload]
+        result = await session.exec(
             delete(CalendarDay).where(extract("year", col(CalendarDay.day)) == year)
         )
         removed += int(result.rowcount or 0)

@@ -22,7 +22,7 @@ async def find_candidate(
         clauses.append(col(Candidate.email_hash).in_(blind_indexes(email)))
     if not clauses:
         return None
-    result = await session.exec(select(Candidate).where(or_(*clauses)).order_by(Candidate.id))
+    result = await session.exec(select(Candidate).where(or_(*clauses)).order_by(col(Candidate.id)))
     return result.first()
 
 

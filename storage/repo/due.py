@@ -38,7 +38,7 @@ async def schedule_due_item(
 
 async def cancel_due_items(*, session: AsyncSession, subject: str, now: datetime) -> int:
     """Cancel everything still pending for ``subject`` (the task it waited on is moot)."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(DueItem)
         .where(col(DueItem.subject) == subject, col(DueItem.done_at).is_(None))
         .values(done_at=now, cancelled=True)
@@ -78,11 +78,11 @@ async def claim_due_items(
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(DueItem)
         .where(col(DueItem.id).in_(pick.scalar_subquery()))
         .values(claimed_by=owner, claimed_until=now + lease, attempts=DueItem.attempts + 1)
-        .returning(DueItem.id)
+        .returning(col(DueItem.id))
         .execution_options(synchronize_session=False)
     )
     return sorted(row[0] for row in result.all())
@@ -92,7 +92,7 @@ async def finish_due_item(
     *, session: AsyncSession, item_id: int, owner: str, now: datetime, error: str = ""
 ) -> bool:
     """Mark done if ``owner`` still holds the claim; False means another replica took it."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(DueItem)
         .where(
             col(DueItem.id) == item_id,
@@ -109,7 +109,7 @@ async def release_due_item(
     *, session: AsyncSession, item_id: int, owner: str, retry_at: datetime, error: str
 ) -> None:
     """Give a failed item back, to be tried again at ``retry_at``."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(DueItem)
         .where(col(DueItem.id) == item_id, col(DueItem.claimed_by) == owner)
         .values(claimed_until=retry_at, error=error[:500])

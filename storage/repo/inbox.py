@@ -16,6 +16,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Inbox
+from storage.sql import table_of
+from storage.types import UTCDateTime
 
 
 async def record_event(
@@ -54,7 +56,7 @@ async def list_unprocessed_events(
 
 
 def _insert_new(dialect: str) -> Any:
-    table = Inbox.__table__  # type: ignore[attr-defined]
+    table = table_of(Inbox)
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
         insert(table)
@@ -125,6 +127,8 @@ async def inbox_inserter(engine: AsyncEngine) -> AsyncIterator[Inserter]:
             yield insert
             return
         driver = (await connection.get_raw_connection()).driver_connection
+        if driver is None:  # only an invalidated pool entry has none
+            raise RuntimeError("the pooled SQLite connection has no driver connection")
         to_json, to_stamp = _sqlite_binds(connection.dialect)
 
         async def insert_sqlite(
@@ -146,14 +150,6 @@ async def inbox_inserter(engine: AsyncEngine) -> AsyncIterator[Inserter]:
         yield insert_sqlite
 
 
-async def insert_new_events(
-    engine: AsyncEngine, events: Sequence[NewEvent], now: datetime
-) -> set[tuple[str, str]]:
-    """Store and commit ``events`` on a connection of their own; returns the new keys."""
-    async with inbox_inserter(engine) as insert:
-        return await insert(events, now)
-
-
 def _rows(events: Sequence[NewEvent], now: datetime) -> list[dict[str, Any]]:
     return [
         {"platform": p, "event_id": e, "payload": payload, "received_at": now, "outcome": ""}
@@ -168,7 +164,7 @@ _SQL_BY_SIZE: dict[int, str] = {}
 def _sqlite_insert_sql(rows: int) -> str:
     sql = _SQL_BY_SIZE.get(rows)
     if sql is None:
-        table = Inbox.__table__  # type: ignore[attr-defined]
+        table = table_of(Inbox)
         sql = _SQL_BY_SIZE[rows] = (
             f"INSERT INTO {table.name} (platform, event_id, payload, received_at, outcome) "
             f"VALUES {', '.join([_SQLITE_ROW] * rows)} "
@@ -179,16 +175,17 @@ def _sqlite_insert_sql(rows: int) -> str:
 
 def _sqlite_binds(dialect: Dialect) -> tuple[Callable[[Any], Any], Callable[[datetime], Any]]:
     """The column types' own conversions, so rows read back exactly as ORM-written ones."""
-    columns = Inbox.__table__.c  # type: ignore[attr-defined]
+    columns = table_of(Inbox).c
     json_bind = columns.payload.type.bind_processor(dialect)
     stamp_type = columns.received_at.type
+    assert isinstance(stamp_type, UTCDateTime)  # as Inbox declares it
     stamp_bind = stamp_type.dialect_impl(dialect).bind_processor(dialect)
 
     def to_json(value: Any) -> Any:
         return json_bind(value) if json_bind is not None else value
 
     def to_stamp(value: datetime) -> Any:
-        value = stamp_type.process_bind_param(value, dialect)
-        return stamp_bind(value) if stamp_bind is not None else value
+        utc = stamp_type.process_bind_param(value, dialect)
+        return stamp_bind(utc) if stamp_bind is not None else utc
 
     return to_json, to_stamp

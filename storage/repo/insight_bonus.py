@@ -9,8 +9,9 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import ReferralBonus
+from storage.models import ReferralBonus
 from storage.repo.insight_stats import prefix_match
+from storage.sql import execute
 
 
 def _key(org_path: str) -> str:
@@ -39,7 +40,7 @@ async def list_bonuses(
     query = query.order_by(col(ReferralBonus.eligible_at), col(ReferralBonus.id))
     if limit is not None:
         query = query.limit(limit)
-    return list((await session.exec(query)).scalars().all())  # type: ignore[call-overload]
+    return list((await execute(session, query)).scalars().all())
 
 
 async def count_payable(*, session: AsyncSession, scope: str, now: datetime) -> int:
@@ -49,12 +50,12 @@ async def count_payable(*, session: AsyncSession, scope: str, now: datetime) -> 
         col(ReferralBonus.status) == "open",
         col(ReferralBonus.eligible_at) <= now,
     )
-    return int((await session.exec(query)).scalar_one())  # type: ignore[call-overload]
+    return int((await execute(session, query)).scalar_one())
 
 
 async def get_bonus(*, session: AsyncSession, referral_id: int) -> ReferralBonus | None:
     query = select(ReferralBonus).where(col(ReferralBonus.referral_id) == referral_id)
-    return (await session.exec(query)).scalars().first()  # type: ignore[call-overload]
+    return (await execute(session, query)).scalars().first()
 
 
 async def decide_bonus(
@@ -62,7 +63,7 @@ async def decide_bonus(
     note: str = "",
 ) -> bool:
     """Mark an open bonus paid or void; False when someone decided it first."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(ReferralBonus)
         .where(col(ReferralBonus.id) == bonus_id, col(ReferralBonus.status) == "open")
         .values(status=status, decided_by=by, decided_at=now, note=note[:200])

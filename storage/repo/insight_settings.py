@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import InsightChart, InsightSetting
+from storage.models import InsightChart, InsightSetting
+from storage.sql import execute
 
 CHART_REF_PREFIX = "chart:"
 # Any fixed number: replicas agree on it, nothing else in the database takes this lock.
@@ -24,8 +25,8 @@ async def get_setting(*, session: AsyncSession, key: str, default: Any = None) -
 
 
 async def get_settings(*, session: AsyncSession, prefix: str) -> dict[str, Any]:
-    result = await session.exec(  # type: ignore[call-overload]
-        select(InsightSetting).where(col(InsightSetting.key).startswith(prefix))
+    result = await execute(
+        session, select(InsightSetting).where(col(InsightSetting.key).startswith(prefix))
     )
     return {row.key: row.value for row in result.scalars().all()}
 
@@ -50,8 +51,8 @@ async def try_sync_lock(*, session: AsyncSession) -> bool:
     """
     if session.get_bind().dialect.name != "postgresql":
         return True
-    result = await session.exec(  # type: ignore[call-overload]
-        text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=_SYNC_LOCK)
+    result = await execute(
+        session, text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=_SYNC_LOCK)
     )
     return bool(result.scalar_one())
 
@@ -59,8 +60,8 @@ async def try_sync_lock(*, session: AsyncSession) -> bool:
 async def save_chart(*, session: AsyncSession, png: bytes, now: datetime) -> str:
     """Store a PNG once (by content) and return the reference a card carries."""
     digest = hashlib.sha256(png).hexdigest()
-    found = await session.exec(  # type: ignore[call-overload]
-        select(InsightChart.id).where(col(InsightChart.digest) == digest)
+    found = await execute(
+        session, select(col(InsightChart.id)).where(col(InsightChart.digest) == digest)
     )
     chart_id = found.scalar_one_or_none()
     if chart_id is None:
@@ -71,8 +72,8 @@ async def save_chart(*, session: AsyncSession, png: bytes, now: datetime) -> str
                 await session.flush()
                 chart_id = row.id
         except IntegrityError:  # the same chart stored by a concurrent request
-            found = await session.exec(  # type: ignore[call-overload]
-                select(InsightChart.id).where(col(InsightChart.digest) == digest)
+            found = await execute(
+                session, select(col(InsightChart.id)).where(col(InsightChart.digest) == digest)
             )
             chart_id = found.scalar_one()
     return f"{CHART_REF_PREFIX}{chart_id}"
@@ -87,7 +88,7 @@ async def load_chart(*, session: AsyncSession, ref: str) -> bytes | None:
 
 
 async def prune_charts(*, session: AsyncSession, before: datetime) -> int:
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         delete(InsightChart).where(col(InsightChart.created_at) < before)
     )
     return int(result.rowcount or 0)

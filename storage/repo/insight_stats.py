@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     and_,
     bindparam,
@@ -26,15 +27,18 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import ReferralCheck, ReferralFact, SlaBreach
 from storage.models import (
     TERMINAL_STATES,
     Person,
     RecallContact,
     Referral,
+    ReferralCheck,
+    ReferralFact,
     ReferralState,
+    SlaBreach,
     TalentProfile,
 )
+from storage.sql import execute
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,10 @@ def prefix_match(column: Any, key: str) -> ColumnElement[bool]:
     if not key:
         return true()
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = bindparam("scope_prefix", escaped + "%", literal_execute=True, unique=True)
-    return column.like(pattern, escape="\\")  # type: ignore[no-any-return]
+    pattern: BindParameter[str] = bindparam(
+        "scope_prefix", escaped + "%", literal_execute=True, unique=True
+    )
+    return column.like(pattern, escape="\\")
 
 
 def _window(column_key: Any, column_at: Any, w: Window) -> ColumnElement[bool]:
@@ -88,7 +94,7 @@ async def totals(
         _count_if(col(ReferralFact.state).not_in(closed)).label("open"),
         *[_count_if(reached.op("&")(bit) != 0).label(name) for name, bit in bits.items()],
     ]
-    row = (await session.exec(select(*columns).where(_fact_window(window)))).one()  # type: ignore[call-overload]
+    row = (await execute(session, select(*columns).where(_fact_window(window)))).one()
     return {k: int(v or 0) for k, v in row._mapping.items()}
 
 
@@ -105,7 +111,7 @@ async def hires_between(
     if until is not None:
         parts.append(col(ReferralFact.closed_at) < until)
     query = select(func.count()).where(*parts)
-    return int((await session.exec(query)).scalar_one())  # type: ignore[call-overload]
+    return int((await execute(session, query)).scalar_one())
 
 
 _DIMENSIONS = {
@@ -133,7 +139,7 @@ async def breakdowns(
             .where(_fact_window(window))
             .group_by(func.grouping_sets(*keys))
         )
-        for row in (await session.exec(query)).all():  # type: ignore[call-overload]
+        for row in (await execute(session, query)).all():
             # GROUPING(k) is 0 only in the rows grouped by k.
             i = [row[len(keys) + j] for j in range(len(keys))].index(0)
             found[by[i]].append((row[i], int(row[-2]), int(row[-1])))
@@ -141,7 +147,7 @@ async def breakdowns(
         for dimension in by:
             key = _DIMENSIONS[dimension]
             query = select(key, func.count(), hired).where(_fact_window(window)).group_by(key)
-            rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+            rows = (await execute(session, query)).all()
             found[dimension] = [(r[0], int(r[1]), int(r[2])) for r in rows]
     return {
         d: sorted(rows, key=lambda r: (-r[1], r[0]))[:limit] for d, rows in found.items()
@@ -180,7 +186,7 @@ async def stage_figures(
                 func.percentile_cont(0.5).within_group(c),
                 func.percentile_cont(0.9).within_group(c),
             ]
-        row = (await session.exec(select(*select_list).where(where))).one()  # type: ignore[call-overload]
+        row = (await execute(session, select(*select_list).where(where))).one()
         figures = {}
         for i, stage in enumerate(stages):
             count, mean, p50, p90 = row[4 * i : 4 * i + 4]
@@ -188,7 +194,7 @@ async def stage_figures(
                 figures[stage] = StageFigure(int(count), float(mean), float(p50), float(p90))
         return figures
     # SQLite has no percentile aggregate; its databases are small enough to sort here.
-    rows = (await session.exec(select(*columns).where(where))).all()  # type: ignore[call-overload]
+    rows = (await execute(session, select(*columns).where(where))).all()
     figures = {}
     for i, stage in enumerate(stages):
         values = [float(r[i]) for r in rows if r[i] is not None]
@@ -214,7 +220,7 @@ async def score_bands(
         .where(_fact_window(window), score.is_not(None))
         .group_by(band)
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     found = {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
     return [(low, *found.get(low, (0, 0))) for low in bands]
 
@@ -231,7 +237,7 @@ async def requirement_split(
         .group_by(col(ReferralCheck.label), col(ReferralCheck.outcome))
         .order_by(col(ReferralCheck.label), col(ReferralCheck.outcome))
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
@@ -245,7 +251,7 @@ async def late_by_assignee(
         .where(where)
         .group_by(col(SlaBreach.assignee_id), col(SlaBreach.stage))
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     return [(r[0], str(r[1]), int(r[2])) for r in rows]
 
 
@@ -267,7 +273,7 @@ async def overdue_by_assignee(
         )
         .group_by(col(Referral.assignee_id))
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     return [(r[0], int(r[1])) for r in rows]
 
 
@@ -284,7 +290,7 @@ class RecallRow:
 async def recall_contacts(*, session: AsyncSession, window: Window) -> list[RecallRow]:
     """Recall messages sent in the window (scope filtered by the caller: profiles keep plain
     org paths, and there are few enough of them)."""
-    parts = [col(RecallContact.sent_at).is_not(None)]
+    parts: list[ColumnElement[bool]] = [col(RecallContact.sent_at).is_not(None)]
     if window.since is not None:
         parts.append(col(RecallContact.sent_at) >= window.since)
     if window.until is not None:
@@ -299,15 +305,17 @@ async def recall_contacts(*, session: AsyncSession, window: Window) -> list[Reca
         .join(TalentProfile, col(TalentProfile.id) == col(RecallContact.profile_id))
         .where(*parts)
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     return [
         RecallRow(str(r[0]), r[1], str(r[2]), bool(r[3]), bool(r[4]), bool(r[5])) for r in rows
     ]
 
 
-async def names_of(*, session: AsyncSession, person_ids: Sequence[int]) -> dict[int, Person]:
+async def names_of(
+    *, session: AsyncSession, person_ids: Sequence[int | None]
+) -> dict[int, Person]:
     ids = sorted({i for i in person_ids if i is not None})
     if not ids:
         return {}
-    rows = (await session.exec(select(Person).where(col(Person.id).in_(ids)))).scalars().all()  # type: ignore[call-overload]
+    rows = (await execute(session, select(Person).where(col(Person.id).in_(ids)))).scalars().all()
     return {p.id: p for p in rows}

@@ -11,22 +11,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import (
-    PoolEntry,
-    PoolTag,
-    ReferralBonus,
-    ReferralCheck,
-    ReferralFact,
-    SlaBreach,
-)
 from storage.models import (
     Candidate,
     Person,
+    PoolEntry,
+    PoolTag,
     Position,
     Referral,
+    ReferralBonus,
+    ReferralCheck,
     ReferralEvent,
+    ReferralFact,
+    SlaBreach,
     TalentProfile,
 )
+from storage.sql import execute, table_of
 
 
 async def upsert(
@@ -43,11 +42,11 @@ async def upsert(
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     statement = insert(table).values(**values)
     names = [k for k in values if k not in keys] if overwrite is None else overwrite
     changes = {k: statement.excluded[k] for k in names}
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
         if changes
         else statement.on_conflict_do_nothing(index_elements=list(keys))
@@ -58,7 +57,7 @@ async def changed_referrals(
     *, session: AsyncSession, since: datetime | None, limit: int
 ) -> list[Referral]:
     """Referrals updated at or after ``since`` whose fact row is missing or older."""
-    fact = ReferralFact.__table__  # type: ignore[attr-defined]
+    fact = table_of(ReferralFact)
     query = (
         select(Referral)
         .outerjoin(fact, fact.c.referral_id == Referral.id)
@@ -68,13 +67,14 @@ async def changed_referrals(
     )
     if since is not None:
         query = query.where(col(Referral.updated_at) >= since)
-    return list((await session.exec(query)).scalars().all())  # type: ignore[call-overload]
+    return list((await execute(session, query)).scalars().all())
 
 
 async def changed_profiles(*, session: AsyncSession, since: datetime) -> list[int]:
     """Candidates whose recall profile (and so their pool tags) changed since ``since``."""
-    result = await session.exec(  # type: ignore[call-overload]
-        select(TalentProfile.candidate_id).where(col(TalentProfile.updated_at) >= since)
+    result = await execute(
+        session,
+        select(col(TalentProfile.candidate_id)).where(col(TalentProfile.updated_at) >= since),
     )
     return [int(r) for r in result.scalars().all()]
 
@@ -86,7 +86,7 @@ async def _by_ids(session: AsyncSession, model: Any, column: Any, ids: Iterable[
     rows: list[Any] = []
     for start in range(0, len(wanted), 500):  # keeps each IN list well under driver limits
         chunk = wanted[start : start + 500]
-        result = await session.exec(select(model).where(column.in_(chunk)))  # type: ignore[call-overload]
+        result = await execute(session, select(model).where(column.in_(chunk)))
         rows += list(result.scalars().all())
     return rows
 
@@ -112,7 +112,7 @@ async def people_by_id(*, session: AsyncSession, ids: Iterable[int]) -> dict[int
 
 
 async def all_positions(*, session: AsyncSession) -> dict[int, Position]:
-    result = await session.exec(select(Position))  # type: ignore[call-overload]
+    result = await execute(session, select(Position))
     return {p.id: p for p in result.scalars().all()}
 
 
@@ -160,7 +160,7 @@ async def save_fact(*, session: AsyncSession, values: dict[str, Any]) -> None:
 async def replace_checks(
     *, session: AsyncSession, referral_id: int, rows: Sequence[dict[str, Any]]
 ) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(ReferralCheck).where(col(ReferralCheck.referral_id) == referral_id)
     )
     for row in rows:
@@ -171,7 +171,7 @@ async def replace_checks(
 async def replace_breaches(
     *, session: AsyncSession, referral_id: int, rows: Sequence[dict[str, Any]]
 ) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(SlaBreach).where(col(SlaBreach.referral_id) == referral_id)
     )
     for row in rows:
@@ -190,14 +190,14 @@ async def replace_derived_tags(
     """Derived tags become exactly ``tags``; manual and hidden ones are kept, and every tag
     of the candidate takes the entry's ``org_key`` (where they were last referred) and
     ``updated_at`` (what searches order by)."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(PoolTag).where(
             col(PoolTag.candidate_id) == candidate_id,
             col(PoolTag.source) == "derived",
             col(PoolTag.tag).not_in(list(tags) or [""]),
         )
     )
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(PoolTag)
         .where(
             col(PoolTag.candidate_id) == candidate_id,

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import DueItem, Outbox, OutboxStatus
+from storage.sql import execute
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class QueueReadings:
 
 async def ping(*, session: AsyncSession) -> None:
     """Raise unless the database answers a trivial query."""
-    await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    await execute(session, text("SELECT 1"))
 
 
 async def outbox_backlog(*, session: AsyncSession) -> tuple[int, datetime | None]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,17 +54,20 @@ async def claim_messages(
     does not hold back the first card to anyone else.
     """
     due = (
-        Outbox.status == OutboxStatus.PENDING,
+        col(Outbox.status) == OutboxStatus.PENDING,
         col(Outbox.next_attempt_at) <= now,
         or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
     )
     turn = func.row_number().over(
         partition_by=(col(Outbox.lane), col(Outbox.target)), order_by=col(Outbox.id)
     )
-    ranked = select(col(Outbox.id).label("id"), col(Outbox.lane).label("lane"), turn.label("turn"))
-    ranked_rows = ranked.where(*due).subquery()
+    ranked_rows = (
+        sa_select(col(Outbox.id).label("id"), col(Outbox.lane).label("lane"), turn.label("turn"))
+        .where(*due)
+        .subquery()
+    )
     first = (
-        select(ranked_rows.c.id)
+        sa_select(ranked_rows.c.id)
         .order_by(ranked_rows.c.lane, ranked_rows.c.turn, ranked_rows.c.id)
         .limit(limit)
     )
@@ -71,11 +75,11 @@ async def claim_messages(
     pick = select(Outbox.id).where(col(Outbox.id).in_(first.scalar_subquery()), *due)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Outbox)
         .where(col(Outbox.id).in_(pick.scalar_subquery()))
         .values(claimed_until=now + lease)
-        .returning(Outbox.id)
+        .returning(col(Outbox.id))
         .execution_options(synchronize_session=False)
     )
     ids = sorted(row[0] for row in result.all())
@@ -99,7 +103,7 @@ def _in_send_order(rows: list[Outbox]) -> list[Outbox]:
 
 
 async def mark_message_sent(*, session: AsyncSession, row_id: int, now: datetime) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Outbox)
         .where(col(Outbox.id) == row_id)
         .values(status=OutboxStatus.SENT, sent_at=now, claimed_until=None, error="")
@@ -127,7 +131,7 @@ async def hold_message(
     *, session: AsyncSession, row_id: int, until: datetime, reason: str
 ) -> None:
     """Re-queue a message we held back ourselves; not a failed attempt."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Outbox)
         .where(col(Outbox.id) == row_id)
         .values(next_attempt_at=until, claimed_until=None, error=reason[:500])

@@ -15,9 +15,10 @@ from sqlalchemy import Select, delete, func, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.insight_models import PoolEntry, PoolTag, PositionWatch
+from storage.models import PoolEntry, PoolTag, PositionWatch
 from storage.repo.insight_stats import prefix_match
 from storage.repo.insight_sync import upsert
+from storage.sql import execute, table_of
 
 
 def _escape(word: str) -> str:
@@ -37,15 +38,15 @@ async def known_tags(*, session: AsyncSession, words: Sequence[str]) -> set[str]
             .where(col(PoolTag.tag) == word, col(PoolTag.source) != "hidden")
             .limit(1)
         )
-        if (await session.exec(query)).first() is not None:  # type: ignore[call-overload]
+        if (await execute(session, query)).first() is not None:
             found.add(word)
     return found
 
 
-def _matches(key: str, tags: Sequence[str], words: Sequence[str]) -> Select:  # type: ignore[type-arg]
+def _matches(key: str, tags: Sequence[str], words: Sequence[str]) -> Select[*tuple[Any, ...]]:
     """(candidate_id, updated_at) of every match; with tags, read from the tag index only."""
-    pool = PoolEntry.__table__  # type: ignore[attr-defined]
-    tag_table = PoolTag.__table__  # type: ignore[attr-defined]
+    pool = table_of(PoolEntry)
+    tag_table = table_of(PoolTag)
 
     def tagged(tag: str) -> Any:
         t = tag_table.alias()
@@ -70,7 +71,7 @@ def _matches(key: str, tags: Sequence[str], words: Sequence[str]) -> Select:  # 
 
 def newest_matches(
     *, key: str, tags: Sequence[str], words: Sequence[str], limit: int
-) -> Select:  # type: ignore[type-arg]
+) -> Select[*tuple[Any, ...]]:
     """The ids of the ``limit`` newest matches (the search's costly part; see EXPLAIN in
     bench/insight.py)."""
     matches = _matches(key, tags, words).subquery()
@@ -101,11 +102,11 @@ async def search_pool(
         .where(col(PoolEntry.candidate_id).in_(newest.scalar_subquery()))
         .order_by(col(PoolEntry.updated_at).desc(), col(PoolEntry.candidate_id).desc())
     )
-    entries = list((await session.exec(query)).scalars().all())  # type: ignore[call-overload]
+    entries = list((await execute(session, query)).scalars().all())
     if len(entries) < limit:
         return entries, len(entries)
     capped = _matches(key, tags, words).limit(count_cap + 1).subquery()
-    total = (await session.exec(select(func.count()).select_from(capped))).scalar_one()  # type: ignore[call-overload]
+    total = (await execute(session, select(func.count()).select_from(capped))).scalar_one()
     return entries, int(total)
 
 
@@ -119,7 +120,7 @@ async def top_tags(*, session: AsyncSession, key: str, limit: int = 12) -> list[
         .order_by(n.desc(), col(PoolTag.tag))
         .limit(limit)
     )
-    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    rows = (await execute(session, query)).all()
     return [(str(r[0]), int(r[1])) for r in rows]
 
 
@@ -147,7 +148,7 @@ async def remove_tags(
 ) -> None:
     """Drop manual tags; a derived tag is hidden instead, so the next sync does not re-add it."""
     for tag in tags:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             delete(PoolTag).where(
                 col(PoolTag.candidate_id) == candidate_id,
                 col(PoolTag.tag) == tag,
@@ -176,11 +177,11 @@ async def match_candidates(
         .order_by(col(PoolEntry.updated_at).desc())
         .limit(limit)
     )
-    return list((await session.exec(query)).scalars().all())  # type: ignore[call-overload]
+    return list((await execute(session, query)).scalars().all())
 
 
 async def list_watches(*, session: AsyncSession) -> dict[int, PositionWatch]:
-    rows = (await session.exec(select(PositionWatch))).scalars().all()  # type: ignore[call-overload]
+    rows = (await execute(session, select(PositionWatch))).scalars().all()
     return {w.position_id: w for w in rows}
 
 

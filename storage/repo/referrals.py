@@ -22,11 +22,6 @@ async def get_referral(*, session: AsyncSession, referral_id: int) -> Referral |
     return await session.get(Referral, referral_id)
 
 
-async def refresh_referral(*, session: AsyncSession, referral: Referral) -> Referral:
-    await session.refresh(referral)
-    return referral
-
-
 async def move_referral(
     *,
     session: AsyncSession,
@@ -40,7 +35,7 @@ async def move_referral(
     Returns False when the referral moved on meanwhile; the caller then answers "already
     handled" and changes nothing.
     """
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Referral)
         .where(
             col(Referral.id) == referral_id,

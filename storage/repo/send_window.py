@@ -58,7 +58,7 @@ async def take_send_slot(
             continue
         # The window frees a slot when the count-th newest send in it leaves.
         oldest_needed = await conn.scalar(
-            select(SendStamp.sent_at)
+            select(col(SendStamp.sent_at))
             .where(col(SendStamp.key) == key, col(SendStamp.sent_at) > since)
             .order_by(col(SendStamp.sent_at).desc())
             .offset(count - 1)

@@ -30,7 +30,7 @@ async def add_api_calls(
     created by whoever counts first in a month.
     """
     for _ in range(2):
-        result = await session.exec(  # type: ignore[call-overload]
+        result = await session.exec(
             update(ApiUsage)
             .where(col(ApiUsage.platform) == platform, col(ApiUsage.period) == period)
             .values(calls=col(ApiUsage.calls) + calls, updated_at=now)

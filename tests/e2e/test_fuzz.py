@@ -18,6 +18,7 @@ from bot.adapters.wecom.adapter import WeComAdapter
 from bot.cli.local_chat import LocalChat
 from bot.pipeline.intake import EventIntake
 from bot.serve.server import build_app
+from bot.serve.stores import DatabaseStores
 from storage.db import SessionFactory
 from tests._support.clock import FakeClock
 from tests._support.tally import count
@@ -73,7 +74,7 @@ async def served(chat: LocalChat, clock: FakeClock) -> TestClient:  # type: igno
     dingtalk = DingTalkHttpAdapter(DingTalkConfig(
         app_key="key", app_secret=SECRET, robot_code="robot", card_template_id="tpl",
         mode="http"), clock)
-    wecom = WeComAdapter(WECOM, clock=clock, session_factory=chat.dispatcher.session_factory)
+    wecom = WeComAdapter(WECOM, clock=clock, cards=DatabaseStores(chat.dispatcher.session_factory))
     intake = EventIntake(chat.dispatcher, after_handling=chat.worker.drain)
     return TestClient(TestServer(build_app([dingtalk, wecom], intake, max_body_bytes=65536)))
 

@@ -21,8 +21,8 @@ from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.adapters.dingtalk.stream import DingTalkStream
 from bot.adapters.dingtalk.todos import DingTalkTodos
 from bot.config.schema import DingTalkConfig
+from bot.pipeline.ports import PlatformStores
 from bot.pipeline.send_window import SendWindow
-from storage.db import SessionFactory
 
 # HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
 # (callback URL = public base + http_callback_path + "/card", apiSecret = the app secret).
@@ -43,7 +43,7 @@ def assemble(
     sink: EventSink,
     http: httpx.AsyncClient,
     clock: Callable[[], datetime],
-    session_factory: SessionFactory | None = None,
+    stores: PlatformStores | None = None,
     window: SendWindow | None = None,
 ) -> DingTalkParts:
     """Build the DingTalk parts for ``config.mode``.
@@ -53,19 +53,19 @@ def assemble(
         sink: Stores an event durably (``EventIntake.take``); Stream acks wait for it.
         http: Shared HTTP client (closed by the caller).
         clock: Current time, timezone-aware.
-        session_factory: Where metered calls are counted and to-do ids kept; without it
-            neither happens (tests of the transport alone).
+        stores: Where metered calls are counted, to-do ids kept and chart pictures read;
+            without it none of that happens (tests of the transport alone).
         window: Send windows shared by every replica (per-API limits for the deployment).
     """
     meter = (
-        MonthlyQuotaMeter(session_factory, clock).count
-        if session_factory is not None and config.monthly_quota
+        MonthlyQuotaMeter(stores, clock).count
+        if stores is not None and config.monthly_quota
         else None
     )
     client = DingTalkClient(config, http, clock, meter=meter, window=window)
     todos = (
-        DingTalkTodos(client, session_factory, config.todo_url)
-        if session_factory is not None and config.todo_url
+        DingTalkTodos(client, stores, config.todo_url)
+        if stores is not None and config.todo_url
         else None
     )
     http_mode = config.mode == "http"
@@ -73,7 +73,7 @@ def assemble(
         client, config.card_template_id, config.robot_code,
         callback_route_key=CARD_ROUTE_KEY if http_mode else None,
         todos=todos,
-        images=DingTalkCardImages(client, session_factory) if session_factory else None,
+        images=DingTalkCardImages(client, stores) if stores is not None else None,
     )
     if http_mode:
         return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))

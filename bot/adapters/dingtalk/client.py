@@ -58,7 +58,7 @@ class CardNotDelivered(PlatformError):
 
 
 def _check_delivered(data: Mapping[str, Any]) -> None:
-    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    result = given if isinstance(given := data.get("result"), dict) else {}
     failed = [
         r for r in result.get("deliverResults") or []
         if isinstance(r, dict) and r.get("success") is False

@@ -21,8 +21,7 @@ from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
-from storage.db import SessionFactory
-from storage.repo.insight_settings import load_chart
+from bot.pipeline.ports import ChartLoader
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 
@@ -58,15 +57,14 @@ async def upload_image(client: DingTalkClient, png: bytes, filename: str = "char
 class DingTalkCardImages:
     """Sends the picture a card refers to, right after the card, to the same place."""
 
-    def __init__(self, client: DingTalkClient, session_factory: SessionFactory) -> None:
+    def __init__(self, client: DingTalkClient, charts: ChartLoader) -> None:
         self.client = client
-        self.session_factory = session_factory
+        self.charts = charts
 
     async def send(self, message: OutboundMessage) -> bool:
         """True when the picture went out; False when it was skipped (logged)."""
         ref = message.card.image
-        async with self.session_factory() as session:
-            png = await load_chart(session=session, ref=ref)
+        png = await self.charts.load_chart(ref)
         if png is None:
             log.warning("card image %s is gone; sent the card without it", ref)
             return False

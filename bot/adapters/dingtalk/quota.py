@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
-from storage.db import SessionFactory, session_scope
-from storage.repo.usage import add_api_calls, usage_period
+from bot.pipeline.ports import ApiCallCounter
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
 
@@ -24,8 +23,8 @@ EXEMPT_APIS = frozenset({"/v1.0/oauth2/accessToken"})
 class MonthlyQuotaMeter:
     """Adds one to the month's count for each metered call."""
 
-    def __init__(self, session_factory: SessionFactory, clock: Callable[[], datetime]) -> None:
-        self.session_factory = session_factory
+    def __init__(self, counter: ApiCallCounter, clock: Callable[[], datetime]) -> None:
+        self.counter = counter
         self.clock = clock
 
     async def count(self, api: str) -> None:
@@ -35,9 +34,6 @@ class MonthlyQuotaMeter:
             return
         now = self.clock()
         try:
-            async with session_scope(self.session_factory) as session:
-                await add_api_calls(
-                    session=session, platform=PLATFORM, period=usage_period(now), calls=1, now=now
-                )
+            await self.counter.count_api_call(platform=PLATFORM, now=now)
         except Exception:
             log.warning("could not count a call of %s against the quota", api, exc_info=True)

@@ -15,8 +15,7 @@ from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
-from storage.db import SessionFactory, session_scope
-from storage.repo.cards import get_card_instance, save_card_instance
+from bot.pipeline.ports import CardInstanceStore
 
 TASK_KINDS = frozenset({"task_open", "task_done"})
 
@@ -25,15 +24,15 @@ class DingTalkTodos:
     """Delivers ``task_open`` / ``task_done`` outbox rows as DingTalk to-dos."""
 
     def __init__(
-        self, client: DingTalkClient, session_factory: SessionFactory, detail_url: str
+        self, client: DingTalkClient, cards: CardInstanceStore, detail_url: str
     ) -> None:
         """Args:
         client: The OpenAPI client.
-        session_factory: Where to-do ids are kept between open and done.
+        cards: Where to-do ids are kept between open and done.
         detail_url: Where tapping the to-do leads (``detailUrl``, required by DingTalk).
         """
         self.client = client
-        self.session_factory = session_factory
+        self.cards = cards
         self.detail_url = detail_url
 
     async def deliver(self, message: OutboundMessage) -> None:
@@ -78,15 +77,13 @@ class DingTalkTodos:
         await self.client.complete_todo(union_id, task_id)
 
     async def _known_id(self, union_id: str, source_id: str) -> str | None:
-        async with session_scope(self.session_factory) as session:
-            row = await get_card_instance(
-                session=session, card_key=source_id, platform=PLATFORM, recipient=union_id
-            )
-            return row.platform_ref if row is not None and row.platform_ref else None
+        row = await self.cards.get_card_instance(
+            card_key=source_id, platform=PLATFORM, recipient=union_id
+        )
+        return row.platform_ref if row is not None and row.platform_ref else None
 
     async def _remember(self, union_id: str, source_id: str, task_id: str) -> None:
-        async with session_scope(self.session_factory) as session:
-            await save_card_instance(
-                session=session, card_key=source_id, platform=PLATFORM,
-                recipient=union_id, platform_ref=task_id, response_code="",
-            )
+        await self.cards.save_card_instance(
+            card_key=source_id, platform=PLATFORM,
+            recipient=union_id, platform_ref=task_id, response_code="",
+        )

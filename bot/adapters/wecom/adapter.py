@@ -29,8 +29,7 @@ from bot.adapters.wecom.crypto import CallbackCrypto, CallbackRejected
 from bot.adapters.wecom.parse import MalformedCallback, envelope_encrypt, parse_message
 from bot.config.schema import WeComConfig
 from bot.core.events import CardAction, Event, EventKind, Platform
-from storage.db import SessionFactory, session_scope
-from storage.repo.cards import find_card_instance_by_ref, set_response_code
+from bot.pipeline.ports import CardInstanceStore
 
 log = logging.getLogger("hrbot.adapter.wecom")
 
@@ -50,7 +49,7 @@ class WeComAdapter:
     Args:
         config: App settings (token, EncodingAESKey, corp id, callback path).
         clock: Current UTC time, for the replay window.
-        session_factory: Where click ``ResponseCode``s are saved; None skips saving
+        cards: Where click ``ResponseCode``s are saved; None skips saving
             (tests of parsing only).
         max_body_bytes: Bodies above this are refused with 413.
     """
@@ -62,12 +61,12 @@ class WeComAdapter:
         config: WeComConfig,
         *,
         clock: Callable[[], datetime] | None = None,
-        session_factory: SessionFactory | None = None,
+        cards: CardInstanceStore | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.config = config
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.session_factory = session_factory
+        self.cards = cards
         self.max_body_bytes = max_body_bytes
         self._crypto = CallbackCrypto(config.token, config.encoding_aes_key, config.corp_id)
 
@@ -140,23 +139,13 @@ class WeComAdapter:
         code = str(event.reply_handle.get("response_code", ""))
         task_id = str(event.reply_handle.get("task_id", ""))
         action = event.action
-        if self.session_factory is None or action is None or not (code or task_id):
+        if self.cards is None or action is None or not (code or task_id):
             return event
         try:
-            async with session_scope(self.session_factory) as session:
-                card_key = action.card_key
-                if card_key is None:
-                    row = await find_card_instance_by_ref(
-                        session=session, platform=self.platform, platform_ref=task_id,
-                        recipient=event.actor_id,
-                    )
-                    card_key = row.card_key if row is not None else None
-                if card_key is not None and code:
-                    await set_response_code(
-                        session=session, card_key=card_key, platform=self.platform,
-                        recipient=event.actor_id, response_code=code, platform_ref=task_id,
-                        now=self.clock(),
-                    )
+            card_key = await self.cards.remember_response_code(
+                platform=self.platform, recipient=event.actor_id, card_key=action.card_key,
+                platform_ref=task_id, response_code=code, now=self.clock(),
+            )
         except Exception as err:
             # No traceback: database errors quote their parameters, the code among them.
             log.error("could not save a wecom response code for event %s: %s",

@@ -19,8 +19,7 @@ import httpx
 from bot.adapters.wecom.client import WeComClient
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import TransientDeliveryError
-from storage.db import SessionFactory
-from storage.repo.insight_settings import load_chart
+from bot.pipeline.ports import ChartLoader
 
 log = logging.getLogger("hrbot.adapter.wecom")
 
@@ -56,14 +55,13 @@ async def upload_image(client: WeComClient, png: bytes, filename: str = "chart.p
 class WeComCardImages:
     """Sends the picture a card refers to, right after the card, to the same member."""
 
-    def __init__(self, client: WeComClient, session_factory: SessionFactory) -> None:
+    def __init__(self, client: WeComClient, charts: ChartLoader) -> None:
         self.client = client
-        self.session_factory = session_factory
+        self.charts = charts
 
     async def send(self, target: str, ref: str) -> bool:
         """True when the picture went out; False when it was skipped (logged)."""
-        async with self.session_factory() as session:
-            png = await load_chart(session=session, ref=ref)
+        png = await self.charts.load_chart(ref)
         if png is None:
             log.warning("card image %s is gone; sent the card without it", ref)
             return False

@@ -35,11 +35,9 @@ from bot.pipeline.messenger import (
     TransientDeliveryError,
     deliver_each,
 )
+from bot.pipeline.ports import PlatformStores
 from bot.pipeline.send_window import SendWindow
 from cards.models import Card
-from storage.db import SessionFactory, session_scope
-from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
-from storage.repo.contact_lookups import record_lookup
 
 log = logging.getLogger("hrbot.adapter.wecom")
 
@@ -82,7 +80,8 @@ class WeComMessenger:
 
     Args:
         client: API client of the app.
-        session_factory: Where card instances and response codes live.
+        stores: Where card instances and response codes live, contact lookups and recall
+            deliveries are recorded, and card pictures are read.
         agent_id: The app's agentid (must be the client's).
         clock: Current UTC time, to skip response codes older than 72 h.
         card_url: Where tapping a card leads (optional).
@@ -95,7 +94,7 @@ class WeComMessenger:
     def __init__(
         self,
         client: WeComClient,
-        session_factory: SessionFactory,
+        stores: PlatformStores,
         agent_id: int,
         *,
         clock: Callable[[], datetime] | None = None,
@@ -106,15 +105,15 @@ class WeComMessenger:
         if agent_id != client.config.agent_id:
             raise ValueError("agent_id differs from the client's app")
         self.client = client
-        self.session_factory = session_factory
+        self.stores = stores
         self.agent_id = agent_id
         self.clock = clock or (lambda: datetime.now(UTC))
         self.card_url = card_url
         self.limiter = limiter or MemberRateLimiter(clock=lambda: self.clock().timestamp())
         self.window = window
-        self.images = WeComCardImages(client, session_factory)
+        self.images = WeComCardImages(client, stores)
         # Recall messages to candidates: mass-send tasks the sender confirms, and their result.
-        self.recall = RecallDelivery(client, session_factory, clock=lambda: self.clock())
+        self.recall = RecallDelivery(client, stores, clock=lambda: self.clock())
 
     async def deliver(self, message: OutboundMessage) -> None:
         """Send or update one card; raises TransientDeliveryError to be retried later.
@@ -162,11 +161,10 @@ class WeComMessenger:
             str(m) for f in contact["follow_user"] if f.get("userid") == message.target
             for m in f.get("remark_mobiles") or ()
         ))
-        async with session_scope(self.session_factory) as session:
-            await record_lookup(
-                session=session, external_userid=external, employee_userid=message.target,
-                mobiles=mobiles, now=self.clock(),
-            )
+        await self.stores.record_contact_lookup(
+            external_userid=external, employee_userid=message.target,
+            mobiles=mobiles, now=self.clock(),
+        )
 
     async def _send_file(self, message: OutboundMessage) -> None:
         """The introducing card as markdown, then the file itself by its media id."""
@@ -228,10 +226,9 @@ class WeComMessenger:
 
     async def _update(self, card: Card, key: str, target: str) -> bool:
         """Update in place; False when no usable response code is left (send anew then)."""
-        async with session_scope(self.session_factory) as session:
-            row = await get_card_instance(
-                session=session, card_key=key, platform=PLATFORM, recipient=target
-            )
+        row = await self.stores.get_card_instance(
+            card_key=key, platform=PLATFORM, recipient=target
+        )
         code = row.response_code if row is not None else ""
         if row is None or not code or self.clock() - row.updated_at >= CODE_LIFETIME:
             # WeCom cannot touch a card without a live code (each is single use, 72 h). The
@@ -279,29 +276,25 @@ class WeComMessenger:
     async def _record(self, key: str, target: str, task_id: str, code: str) -> None:
         # The message is out; failing here must not make the outbox send it again.
         try:
-            async with session_scope(self.session_factory) as session:
-                await save_card_instance(
-                    session=session,
-                    card_key=key,
-                    platform=PLATFORM,
-                    recipient=target,
-                    platform_ref=task_id,
-                    response_code=code,
-                    now=self.clock(),
-                )
+            await self.stores.save_card_instance(
+                card_key=key,
+                platform=PLATFORM,
+                recipient=target,
+                platform_ref=task_id,
+                response_code=code,
+                now=self.clock(),
+            )
         except Exception:
             log.exception("sent card %s to %s but could not record it", key, target)
 
     async def _spend(self, key: str, target: str, code: str) -> None:
         try:
-            async with session_scope(self.session_factory) as session:
-                await clear_response_code(
-                    session=session,
-                    card_key=key,
-                    platform=PLATFORM,
-                    recipient=target,
-                    response_code=code,
-                )
+            await self.stores.clear_response_code(
+                card_key=key,
+                platform=PLATFORM,
+                recipient=target,
+                response_code=code,
+            )
         except Exception:
             log.exception("could not clear the used response code of card %s", key)
 

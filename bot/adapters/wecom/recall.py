@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from bot.adapters.wecom.client import WeComClient
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
-from storage.db import SessionFactory, session_scope
-from storage.repo.recall_delivery import get_recall_delivery, record_recall_delivery
+from bot.pipeline.ports import RecallDeliveryStore
 
 log = logging.getLogger("hrbot.adapter.wecom")
 
@@ -35,6 +35,13 @@ UNCONFIRMED_RETRY = 600.0  # the sender has not confirmed in the client yet
 GIVE_UP_AFTER = timedelta(days=7)
 # Refusals that mean this candidate cannot get the message from this sender.
 REFUSED = {84061: "not_friend", 40096: "not_friend", 81013: "not_friend"}
+
+
+class _DeliveryFacts(TypedDict, total=False):
+    msgid: str | None
+    sender: str | None
+    send_time: datetime | None
+    error: str
 
 
 def _queued_at(message: OutboundMessage) -> datetime:
@@ -51,11 +58,11 @@ class RecallDelivery:
     def __init__(
         self,
         client: WeComClient,
-        session_factory: SessionFactory,
+        deliveries: RecallDeliveryStore,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = client
-        self.session_factory = session_factory
+        self.deliveries = deliveries
         self.clock = clock or (lambda: datetime.now(UTC))
 
     @staticmethod
@@ -69,10 +76,7 @@ class RecallDelivery:
     async def send(self, message: OutboundMessage) -> None:
         """Create the mass-send task for one candidate in the sender's name."""
         contact_id, external = self._handle(message)
-        async with session_scope(self.session_factory) as session:
-            done = await get_recall_delivery(
-                session=session, contact_id=contact_id, platform=PLATFORM
-            )
+        done = await self.deliveries.get_recall_delivery(contact_id=contact_id, platform=PLATFORM)
         if done is not None:
             return  # a retried row: the task exists, a second one would ask the sender twice
         text = str(message.reply_handle.get("text") or "")
@@ -100,10 +104,7 @@ class RecallDelivery:
     async def poll(self, message: OutboundMessage) -> None:
         """Ask WeCom whether the candidate got the message; retry later while nobody knows."""
         contact_id, external = self._handle(message)
-        async with session_scope(self.session_factory) as session:
-            row = await get_recall_delivery(
-                session=session, contact_id=contact_id, platform=PLATFORM
-            )
+        row = await self.deliveries.get_recall_delivery(contact_id=contact_id, platform=PLATFORM)
         if row is None:
             if self.clock() - _queued_at(message) >= GIVE_UP_AFTER:
                 # The task was never made (its row failed for good): stop asking.
@@ -119,7 +120,7 @@ class RecallDelivery:
             raise TransientDeliveryError("recall task still dispatching",
                                          retry_after=DISPATCHING_RETRY)
         mine = next((r for r in results if r.get("external_userid") == external), None)
-        status = SEND_STATUS.get(mine.get("status")) if mine else None  # type: ignore[arg-type]
+        status = SEND_STATUS.get(mine.get("status", 0)) if mine else None
         if status is None:
             if self.clock() - row.created_at >= GIVE_UP_AFTER:
                 await self._record(contact_id, "unconfirmed")
@@ -131,10 +132,10 @@ class RecallDelivery:
             sent_at = datetime.fromtimestamp(mine["send_time"], UTC)
         await self._record(contact_id, status, send_time=sent_at)
 
-    async def _record(self, contact_id: int, status: str, **facts: object) -> None:
-        async with session_scope(self.session_factory) as session:
-            await record_recall_delivery(
-                session=session, contact_id=contact_id, platform=PLATFORM, status=status,
-                now=self.clock(), **facts,  # type: ignore[arg-type]
-            )
+    async def _record(
+        self, contact_id: int, status: str, **facts: Unpack[_DeliveryFacts]
+    ) -> None:
+        await self.deliveries.record_recall_delivery(
+            contact_id=contact_id, platform=PLATFORM, status=status, now=self.clock(), **facts,
+        )
         log.info("recall contact=%s: %s", contact_id, status)

@@ -19,6 +19,7 @@ from bot.adapters.dingtalk.todos import DingTalkTodos
 from bot.config.schema import DingTalkConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.repo.cards import get_card_instance
@@ -41,7 +42,7 @@ async def api(clock: FakeClock, session_factory: SessionFactory) -> AsyncIterato
         router.put(f"{TASKS}/task-1").respond(json={"result": True})
         async with httpx.AsyncClient() as http:
             client = DingTalkClient(config, http, clock)
-            todos = DingTalkTodos(client, session_factory, URL)
+            todos = DingTalkTodos(client, DatabaseStores(session_factory), URL)
             yield DingTalkMessenger(client, "tpl", "robot", todos=todos), router
 
 
@@ -126,7 +127,8 @@ async def test_without_a_detail_url_the_todo_fails_with_a_clear_error(
     async with httpx.AsyncClient() as http:
         client = DingTalkClient(config, http, clock)
         messenger = DingTalkMessenger(
-            client, "tpl", "robot", todos=DingTalkTodos(client, session_factory, ""))
+            client, "tpl", "robot",
+            todos=DingTalkTodos(client, DatabaseStores(session_factory), ""))
         with pytest.raises(PlatformError, match="todo_url"):
             await messenger.deliver(task("task_open"))
         bare = DingTalkMessenger(client, "tpl", "robot")
@@ -145,9 +147,9 @@ async def test_assembly_wires_todos_and_the_quota_meter_from_config(
 
     async with httpx.AsyncClient() as http:
         full = assemble(replace(base, todo_url=URL), sink=sink, http=http, clock=clock,
-                        session_factory=session_factory)
+                        stores=DatabaseStores(session_factory))
         assert full.messenger.todos is not None and full.messenger.todos.detail_url == URL
         assert full.client.meter is not None
         off = assemble(replace(base, monthly_quota=0), sink=sink, http=http, clock=clock,
-                       session_factory=session_factory)
+                       stores=DatabaseStores(session_factory))
         assert off.messenger.todos is None and off.client.meter is None

@@ -18,6 +18,7 @@ from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import DingTalkConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory
 from tests._support.clock import FakeClock
@@ -89,7 +90,7 @@ async def wecom(
         router.post("/cgi-bin/message/send").respond(json=SEND_OK)
         async with httpx.AsyncClient() as http:
             client = WeComClient(WECOM_CONFIG, http, clock)
-            yield WeComMessenger(client, session_factory, WECOM_CONFIG.agent_id,
+            yield WeComMessenger(client, DatabaseStores(session_factory), WECOM_CONFIG.agent_id,
                                  clock=clock), router
 
 

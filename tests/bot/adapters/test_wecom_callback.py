@@ -28,6 +28,7 @@ from bot.config.schema import WeComConfig
 from bot.core.events import Attachment, CardAction, Conversation, Event, EventKind, Platform
 from bot.pipeline.intake import EventIntake
 from bot.serve.server import build_app
+from bot.serve.stores import DatabaseStores
 from cards.render_wecom import encode_button_key
 from handlers.capabilities import REGISTRY
 from storage.db import SessionFactory, session_scope
@@ -119,7 +120,7 @@ class Wecom:
 async def wecom(chat: LocalChat, demo: SessionFactory, clock: FakeClock) -> AsyncIterator[Wecom]:
     # bot/cli/local_chat.py does not pass kind handlers yet; CONTACT_ADDED needs them.
     chat.dispatcher.kind_handlers = dict(REGISTRY.kind_handlers)
-    adapter = WeComAdapter(CONFIG, clock=clock, session_factory=demo)
+    adapter = WeComAdapter(CONFIG, clock=clock, cards=DatabaseStores(demo))
     intake = EventIntake(chat.dispatcher, after_handling=chat.worker.drain)
     app = build_app([adapter], intake)
     async with TestClient(TestServer(app)) as client:
@@ -463,7 +464,9 @@ async def test_click_is_still_acked_and_returned_when_the_code_cannot_be_saved(
         raise ConnectionRefusedError("database unreachable")
 
     at = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
-    adapter = WeComAdapter(CONFIG, clock=lambda: at, session_factory=database_down)  # type: ignore[arg-type]
+    adapter = WeComAdapter(
+        CONFIG, clock=lambda: at, cards=DatabaseStores(database_down)  # type: ignore[arg-type]
+    )
     task_id = make_task_id("r1v1-review_task", "lihr", "wecom:x:0")
     key = encode_button_key("progress.show", {"rid": "1"})
     signed = encrypt(click_xml("lihr", key, task_id, "RC-SECRET"), ts=int(at.timestamp()))

@@ -18,6 +18,7 @@ from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import WeComConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.stores import DatabaseStores
 from cards.models import Button, Card, CardField
 from storage.db import SessionFactory, session_scope
 from storage.models import CardInstance
@@ -274,7 +275,7 @@ async def instance(factory: SessionFactory) -> CardInstance:
 
 @pytest.fixture
 async def messenger(api: Api, session_factory: SessionFactory, clock: FakeClock) -> WeComMessenger:
-    return WeComMessenger(api.client, session_factory, 1000002, clock=clock)
+    return WeComMessenger(api.client, DatabaseStores(session_factory), 1000002, clock=clock)
 
 
 async def test_card_goes_as_template_card_and_its_code_is_kept(

@@ -20,6 +20,7 @@ from bot.config.schema import WeComConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from bot.serve.send_windows import DatabaseSendWindow
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import save_card_instance
@@ -68,7 +69,7 @@ def message(card: Card = NOTE, *, target: str = "lihr", n: int = 1,
 
 
 def messenger_for(api: Api, factory: SessionFactory, clock: FakeClock) -> WeComMessenger:
-    return WeComMessenger(api.client, factory, CONFIG.agent_id, clock=clock)
+    return WeComMessenger(api.client, DatabaseStores(factory), CONFIG.agent_id, clock=clock)
 
 
 # --- per-member limit --------------------------------------------------------------------
@@ -209,8 +210,8 @@ async def test_the_member_limit_survives_a_restart_and_holds_across_two_replicas
     # Each messenger is a process of its own (its in-memory limiter starts empty); the
     # window in the database is what they share.
     def replica() -> WeComMessenger:
-        return WeComMessenger(api.client, session_factory, CONFIG.agent_id, clock=clock,
-                              window=DatabaseSendWindow(session_factory, clock))
+        return WeComMessenger(api.client, DatabaseStores(session_factory), CONFIG.agent_id,
+                              clock=clock, window=DatabaseSendWindow(session_factory, clock))
 
     first, second = replica(), replica()
     for n in range(20):

@@ -17,6 +17,7 @@ from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.models import Candidate, RecallContact, RecallDelivery, TalentProfile
@@ -62,7 +63,9 @@ async def wecom(clock: FakeClock, session_factory: SessionFactory) -> AsyncItera
         result = router.post("/cgi-bin/externalcontact/get_groupmsg_send_result")
         async with httpx.AsyncClient() as http:
             client = WeComClient(CONFIG, http, clock)
-            messenger = WeComMessenger(client, session_factory, CONFIG.agent_id, clock=clock)
+            messenger = WeComMessenger(
+                client, DatabaseStores(session_factory), CONFIG.agent_id, clock=clock
+            )
             yield Wecom(messenger, router, add, result, contact_id)
 
 

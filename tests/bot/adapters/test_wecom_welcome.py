@@ -15,6 +15,7 @@ from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory
 from storage.models import ContactLookup
@@ -34,7 +35,8 @@ async def api(clock: FakeClock, session_factory: SessionFactory) -> AsyncIterato
             json={"errcode": 0, "errmsg": "ok"})
         async with httpx.AsyncClient() as http:
             client = WeComClient(CONFIG, http, clock)
-            yield WeComMessenger(client, session_factory, CONFIG.agent_id, clock=clock), router
+            stores = DatabaseStores(session_factory)
+            yield WeComMessenger(client, stores, CONFIG.agent_id, clock=clock), router
 
 
 def welcome(code: str) -> OutboundMessage:

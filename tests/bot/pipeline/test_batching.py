@@ -17,6 +17,7 @@ from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import DingTalkConfig
 from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
+from bot.serve.stores import DatabaseStores
 from cards.models import Button, Card
 from storage.db import SessionFactory, session_scope
 from storage.models import Outbox, OutboxStatus, SendLane
@@ -124,8 +125,8 @@ async def test_wecom_sends_one_message_to_many_members_and_fails_only_the_invali
             json={**SEND_OK, "invaliduser": "user07"})
         async with httpx.AsyncClient() as http:
             client = WeComClient(WECOM_CONFIG, http, clock)
-            messenger = WeComMessenger(client, session_factory, WECOM_CONFIG.agent_id,
-                                       clock=clock)
+            messenger = WeComMessenger(client, DatabaseStores(session_factory),
+                                       WECOM_CONFIG.agent_id, clock=clock)
             worker = OutboxWorker(session_factory=session_factory,
                                   messenger=PlatformMessengers({"wecom": messenger}),
                                   clock=clock)

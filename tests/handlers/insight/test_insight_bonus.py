@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from storage.db import SessionFactory
-from storage.insight_models import ReferralBonus
+from storage.models import ReferralBonus
 from tests._support.clock import FakeClock
 from tests._support.db import all_rows
 from tests._support.referrals import act, field_value, person_ids, submit

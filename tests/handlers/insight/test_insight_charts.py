@@ -20,6 +20,7 @@ from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import DingTalkConfig
 from bot.pipeline.messenger import OutboundMessage
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from handlers.insight.chart import render_chart
 from storage.db import SessionFactory, session_scope
@@ -75,7 +76,7 @@ async def wecom(
         router.post("/cgi-bin/message/send").respond(json=SEND_OK)
         async with httpx.AsyncClient() as http:
             client = WeComClient(WECOM_CONFIG, http, clock)
-            yield WeComMessenger(client, session_factory, WECOM_CONFIG.agent_id,
+            yield WeComMessenger(client, DatabaseStores(session_factory), WECOM_CONFIG.agent_id,
                                  clock=clock), router
 
 
@@ -134,7 +135,7 @@ async def dingtalk(
                   "created_at": 1380000000000})
         async with httpx.AsyncClient() as http:
             client = DingTalkClient(config, http, clock)
-            images = DingTalkCardImages(client, session_factory)
+            images = DingTalkCardImages(client, DatabaseStores(session_factory))
             yield DingTalkMessenger(client, "tpl", "robot", images=images), router
 
 

@@ -11,8 +11,15 @@ from sqlmodel import select
 from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
-from storage.insight_models import InsightChart, ReferralFact, SlaBreach
-from storage.models import Candidate, Person, RecallContact, TalentProfile
+from storage.models import (
+    Candidate,
+    InsightChart,
+    Person,
+    RecallContact,
+    ReferralFact,
+    SlaBreach,
+    TalentProfile,
+)
 from storage.repo.insight_settings import load_chart
 from tests._support.clock import FakeClock
 from tests._support.db import all_rows

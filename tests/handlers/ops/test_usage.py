@@ -15,6 +15,7 @@ from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
 from bot.cli.local_chat import LocalChat
 from bot.config.schema import DingTalkConfig
 from bot.core.context import Settings
+from bot.serve.stores import DatabaseStores
 from storage.db import SessionFactory, session_scope
 from storage.repo.usage import add_api_calls, api_calls, usage_period
 from tests._support.clock import FakeClock
@@ -46,7 +47,7 @@ async def test_client_counts_metered_calls_not_the_token(
     session_factory: SessionFactory, clock: FakeClock
 ) -> None:
     config = DingTalkConfig(app_key="k", app_secret="s", robot_code="r", card_template_id="t")
-    meter = MonthlyQuotaMeter(session_factory, clock)
+    meter = MonthlyQuotaMeter(DatabaseStores(session_factory), clock)
     with respx.mock(base_url=API) as router:
         router.post("/v1.0/oauth2/accessToken").respond(
             json={"accessToken": "tok", "expireIn": 7200})

@@ -10,8 +10,7 @@ from bot.cli.local_chat import LocalChat
 from cards.models import Card
 from handlers.admin.directory_import import import_positions
 from storage.db import SessionFactory, session_scope
-from storage.insight_models import PoolTag
-from storage.models import Position
+from storage.models import PoolTag, Position
 from tests._support.clock import FakeClock
 from tests._support.db import all_rows
 from tests._support.referrals import act, submit

@@ -24,6 +24,7 @@ from bot.pipeline.clock import DueRunner
 from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
+from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from handlers.capabilities import REGISTRY
 from handlers.recall import sending
@@ -75,8 +76,8 @@ async def bot(demo: SessionFactory, clock: FakeClock) -> AsyncIterator[Bot]:
         router.post("/cgi-bin/externalcontact/add_msg_template").respond(
             json={**ADD_TEMPLATE["response"], "fail_list": []})
         async with httpx.AsyncClient() as http:
-            wecom = WeComMessenger(WeComClient(CONFIG, http, clock), demo, CONFIG.agent_id,
-                                   clock=clock)
+            wecom = WeComMessenger(WeComClient(CONFIG, http, clock), DatabaseStores(demo),
+                                   CONFIG.agent_id, clock=clock)
             messengers = PlatformMessengers({"wecom": wecom, "shell": shell.messenger})
             dispatcher = Dispatcher(
                 session_factory=demo, routers=REGISTRY.routers, settings=settings, clock=clock,

@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.models import Referral, utcnow
+from storage.models.base import utcnow
+from storage.models.referral import Referral
+from storage.sql import table_of
 from storage.types import UTCDateTime
 
 _PREFIX_OPS = {"org_key": "text_pattern_ops"}
@@ -29,7 +31,7 @@ _STAGE_COLUMNS = [
 ]
 
 # The sync finds changed referrals by their last update.
-Index("ix_referral_updated_at", Referral.__table__.c.updated_at)  # type: ignore[attr-defined]
+Index("ix_referral_updated_at", table_of(Referral).c.updated_at)
 
 
 def _pk_of(target: str) -> Any:
