@@ -44,19 +44,22 @@ async def enqueue_message(
 
 
 async def claim_messages(
-    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50
+    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50,
+    up_to_lane: int | None = None,
 ) -> list[Outbox]:
     """Claim due rows in one statement; a claim that outlives its lease (a dead worker) can be
     taken again. PostgreSQL skips rows another replica is claiming instead of waiting.
 
     Order: lane first (an answer to a tap before a reminder, a reminder before bulk), then
     round-robin over recipients inside a lane, so a backlog of 1,000 cards to one person
-    does not hold back the first card to anyone else.
+    does not hold back the first card to anyone else. ``up_to_lane`` claims only that lane
+    and the ones before it (answers to taps, while a bulk claim is still being sent).
     """
     due = (
         col(Outbox.status) == OutboxStatus.PENDING,
         col(Outbox.next_attempt_at) <= now,
         or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
+        *((col(Outbox.lane) <= up_to_lane,) if up_to_lane is not None else ()),
     )
     turn = func.row_number().over(
         partition_by=(col(Outbox.lane), col(Outbox.target)), order_by=col(Outbox.id)
