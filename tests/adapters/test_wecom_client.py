@@ -377,3 +377,34 @@ async def test_group_targets_and_invalid_users_are_permanent(
     api.router.post("/cgi-bin/message/send").respond(json={**SEND_OK, "invaliduser": "lihr"})
     with pytest.raises(PlatformError):
         await messenger.deliver(message(CARD, n=8))
+
+
+# message/send (https://developer.work.weixin.qq.com/document/path/90236): recipients outside
+# the visible range come back in invaliduser, those without an interface licence in
+# unlicenseduser; "返回包中的userid，不区分大小写，统一转为小写".
+@pytest.mark.parametrize(
+    ("answer", "errcode"),
+    [
+        ({"invaliduser": "lihr", "unlicenseduser": ""}, "invaliduser"),
+        ({"invaliduser": "", "unlicenseduser": "someone|lihr"}, "unlicenseduser"),
+    ],
+)
+async def test_mixed_case_recipient_refused_by_wecom_is_not_counted_as_delivered(
+    api: Api, messenger: WeComMessenger, answer: dict[str, str], errcode: str
+) -> None:
+    send = api.router.post("/cgi-bin/message/send").respond(json={**SEND_OK, **answer})
+    with pytest.raises(PlatformError) as caught:
+        await messenger.deliver(message(CARD, target="LiHR", n=9))
+    assert caught.value.errcode == errcode
+    assert sent_json(send)["touser"] == "LiHR"
+
+
+async def test_other_unlicensed_users_do_not_fail_this_recipient(
+    api: Api, messenger: WeComMessenger
+) -> None:
+    api.router.post("/cgi-bin/message/send").respond(
+        json={**SEND_OK, "invaliduser": "", "unlicenseduser": "userid3|userid4"}
+    )
+    await messenger.deliver(message(CARD, target="LiHR", n=10))
+    sent = await api.client.send_text(["USERID3"], "x")
+    assert sent.refusal("USERID3") == "unlicenseduser" and sent.refusal("LiHR") is None

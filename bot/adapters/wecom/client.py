@@ -11,7 +11,8 @@ once per process at ERROR with what to change in the admin console, later at DEB
 
 Sources:
     https://developer.work.weixin.qq.com/document/path/91039 (gettoken)
-    https://developer.work.weixin.qq.com/document/path/90236 (message/send)
+    https://developer.work.weixin.qq.com/document/path/90236 (message/send; invaliduser and
+        unlicenseduser: "不区分大小写，统一转为小写")
     https://developer.work.weixin.qq.com/document/path/94888 (update_template_card)
     (客户联系 calls: see :mod:`bot.adapters.wecom.external`)
 """
@@ -69,11 +70,26 @@ def _install_redaction() -> None:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """message/send result; ``response_code`` only for interactive cards (72 h, single use)."""
+    """message/send result; ``response_code`` only for interactive cards (72 h, single use).
+
+    WeCom still answers ``errcode 0`` when some recipients were not reached: those outside
+    the app's visible range come back in ``invaliduser``, those without an interface licence
+    (or with an expired one) in ``unlicenseduser``, both lower-cased whatever the case sent.
+    """
 
     msgid: str
     response_code: str = ""
     invalid_users: tuple[str, ...] = ()
+    unlicensed_users: tuple[str, ...] = ()
+
+    def refusal(self, userid: str) -> str | None:
+        """Why ``userid`` did not get the message (``invaliduser``/``unlicenseduser``), if so."""
+        wanted = userid.lower()
+        if wanted in self.invalid_users:
+            return "invaliduser"
+        if wanted in self.unlicensed_users:
+            return "unlicenseduser"
+        return None
 
 
 class WeComClient(ExternalContactApi):
@@ -217,7 +233,7 @@ class WeComClient(ExternalContactApi):
             response_code=response_code,
         )
         data = await self.call("POST", "/cgi-bin/message/update_template_card", json=body)
-        return tuple(str(u) for u in data.get("invaliduser") or ())
+        return _user_list(data.get("invaliduser"))
 
 
 def _errcode(data: dict[str, Any]) -> int:
@@ -249,10 +265,16 @@ def _report_setup_error(code: int, what: str, errmsg: str) -> None:
     )
 
 
+def _user_list(raw: Any) -> tuple[str, ...]:
+    """Lower-cased userids from ``"a|b"`` (message/send) or ``["a"]`` (update_template_card)."""
+    items = raw.split("|") if isinstance(raw, str) else raw if isinstance(raw, list) else ()
+    return tuple(str(u).lower() for u in items if u)
+
+
 def _sent(data: dict[str, Any]) -> SentMessage:
-    invalid = str(data.get("invaliduser") or "")
     return SentMessage(
         msgid=str(data.get("msgid", "")),
         response_code=str(data.get("response_code") or ""),
-        invalid_users=tuple(u for u in invalid.split("|") if u),
+        invalid_users=_user_list(data.get("invaliduser")),
+        unlicensed_users=_user_list(data.get("unlicenseduser")),
     )

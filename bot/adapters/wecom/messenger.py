@@ -192,7 +192,7 @@ class WeComMessenger:
             await self._spend(key, target, code)
             return False
         await self._spend(key, target, code)
-        if target in invalid:
+        if target.lower() in invalid:
             raise PlatformError(PLATFORM, "invaliduser", "card update reached nobody")
         return True
 
@@ -212,8 +212,9 @@ class WeComMessenger:
         else:
             task_id = ""
             sent = await self.client.send_markdown([target], card_markdown(card))
-        if target in sent.invalid_users:
-            raise PlatformError(PLATFORM, "invaliduser", "message reached nobody")
+        refusal = sent.refusal(target)
+        if refusal is not None:
+            raise PlatformError(PLATFORM, refusal, "message reached nobody")
         if card.key:
             await self._record(card.key, target, task_id, sent.response_code)
         # The picture is a message of its own and counts against the member's limit too;
