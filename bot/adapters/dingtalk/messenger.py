@@ -19,7 +19,7 @@ from typing import Any
 from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
-from bot.adapters.dingtalk.media import DingTalkCardImages
+from bot.adapters.dingtalk.media import DingTalkCardImages, reupload_received_file
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
@@ -155,14 +155,24 @@ class DingTalkMessenger:
             await self.images.send(message)
 
     async def _send_file(self, message: OutboundMessage) -> None:
-        """A file someone sent the robot, as a markdown message linking its download URL."""
+        """A file someone sent the robot: its card as markdown, then the file itself.
+
+        The file is uploaded anew before anything is sent, so a failed download or upload
+        (retried by the outbox) never leaves the introduction sent twice.
+        """
         file = message.file
         if file.get("platform") != PLATFORM or not file.get("ref"):
             raise PlatformError(PLATFORM, "foreign_file", "only DingTalk files can be sent here")
-        url = await self.client.message_file_url(file["ref"])
+        msg_key, params = await reupload_received_file(
+            self.client, file["ref"], str(file.get("filename") or ""), str(file.get("kind") or "")
+        )
         title, text = card_markdown(message.card)
-        text += f"\n\n[{file.get('filename') or file.get('kind') or 'file'}]({url})"
         await self._robot_markdown(message, title, text)
+        space, target = space_of(message)
+        if space == "IM_GROUP":
+            await self.client.send_group(target, msg_key, params)
+        else:
+            await self.client.batch_send([target], msg_key, params)
 
     async def _send_markdown(self, message: OutboundMessage) -> None:
         title, text = card_markdown(message.card)
