@@ -71,11 +71,15 @@ async def old_token(request: web.Request) -> web.Response:
 
 
 def unauthorised(request: web.Request) -> web.Response | None:
-    """The 401 for a missing, unknown or expired token (the bot refreshes on 401)."""
+    """A missing, unknown or expired token: HTTP 400 ``InvalidAuthentication``.
+
+    DingTalk answers 400, not 401 (``{"code":"InvalidAuthentication","message":
+    "不合法的access_token"}``, as seen in https://github.com/satorijs/satori/issues/240).
+    """
     token = request.headers.get("x-acs-dingtalk-access-token", "")
     if request.app[WORLD].token_state(DINGTALK, token) == "valid":
         return None
-    return dingtalk_error(401, "InvalidAuthentication", "不合法的access_token")
+    return dingtalk_error(400, "InvalidAuthentication", "不合法的access_token")
 
 
 async def open_connection(request: web.Request) -> web.Response:

@@ -62,7 +62,8 @@ class DingTalkConfig:
     app_key: str = field(metadata=_m(cp.text))
     app_secret: str = field(repr=False, metadata=_m(cp.text, secret=True))
     robot_code: str = field(metadata=_m(cp.text))
-    card_template_id: str = field(metadata=_m(cp.text))
+    # Empty: DingTalk's own published card template, nothing to build in the card platform.
+    card_template_id: str = field(default="", metadata=_m(cp.text))
     mode: str = field(default="stream", metadata=_m(cp.choice("stream", "http")))
     api_base: str = field(default="https://api.dingtalk.com", metadata=_m(cp.http_url))
     oapi_base: str = field(default="https://oapi.dingtalk.com", metadata=_m(cp.http_url))

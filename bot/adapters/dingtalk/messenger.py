@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
+from bot.adapters.dingtalk.builtin_card import BUILTIN_TEMPLATE_ID, is_builtin, use_builtin
 from bot.adapters.dingtalk.client import CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
 from bot.adapters.dingtalk.media import DingTalkCardImages, reupload_received_file
@@ -66,7 +67,9 @@ class DingTalkMessenger:
 
         Args:
             client: The OpenAPI client.
-            card_template_id: Published template bound to ``card_param_map``'s variables.
+            card_template_id: A template of the tenant's own bound to ``card_param_map``'s
+                variables; empty: DingTalk's published template
+                (:mod:`bot.adapters.dingtalk.builtin_card`).
             robot_code: The robot (AppKey for internal apps).
             plain_as_markdown: Send cards without buttons and key as markdown messages.
             callback_route_key: HTTP mode: taps go to the URL registered under this key
@@ -75,7 +78,9 @@ class DingTalkMessenger:
             images: Sends the picture a card refers to after it; without it cards go alone.
         """
         self.client = client
-        self.card_template_id = card_template_id
+        # No template of the tenant's own: DingTalk's published one (see builtin_card).
+        self.builtin = is_builtin(card_template_id)
+        self.card_template_id = card_template_id or BUILTIN_TEMPLATE_ID
         self.robot_code = robot_code
         self.plain_as_markdown = plain_as_markdown
         self.callback_route_key = callback_route_key
@@ -118,9 +123,10 @@ class DingTalkMessenger:
         if message.kind == "card_update":
             if not card.key:
                 raise PlatformError(PLATFORM, "no_card_key", "a card update needs a card key")
-            await self.client.update_card(
-                update_body(card=card, out_track_id=self.out_track_id(message))
-            )
+            body = update_body(card=card, out_track_id=self.out_track_id(message))
+            if self.builtin:
+                use_builtin(body, card)
+            await self.client.update_card(body)
             return
         if message.kind != "card":
             raise PlatformError(PLATFORM, "unknown_kind", message.kind)
@@ -137,6 +143,8 @@ class DingTalkMessenger:
             space=space,
             target=target,
         )
+        if self.builtin:
+            use_builtin(body, card)
         if self.callback_route_key:
             body.update(callbackType="HTTP", callbackRouteKey=self.callback_route_key)
         try:
