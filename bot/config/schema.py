@@ -69,6 +69,9 @@ class DingTalkConfig:
     oapi_base: str = field(default="https://oapi.dingtalk.com", metadata=_m(cp.http_url))
     enabled: bool = field(default=True, metadata=_m(cp.boolean))
     http_callback_path: str = field(default="/dingtalk/callback", metadata=_m(cp.url_path))
+    # mode "http": the https base DingTalk reaches this server at; card taps are registered
+    # to <public_url><http_callback_path>/card at start.
+    public_url: str = field(default="", metadata=_m(cp.optional_http_url))
     todo_url: str = field(default="", metadata=_m(cp.optional_link))
     monthly_quota: int = field(default=5000, metadata=_m(cp.integer(low=0)))
     # Read who is on leave from DingTalk attendance (needs the attendance read permission).

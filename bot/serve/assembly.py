@@ -101,6 +101,9 @@ async def start_bot(
         messengers.by_platform["dingtalk"] = parts.messenger
         if parts.http_adapter is not None:
             adapters.append(parts.http_adapter)
+        if parts.card_callbacks is not None:
+            parts.card_callbacks.start()
+            stops.append(parts.card_callbacks.stop)
         if parts.stream is not None:
             parts.stream.start()
             stops.append(parts.stream.stop)

@@ -6,6 +6,7 @@ Source: https://open.dingtalk.com/document/direction/stream-mode-protocol-access
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,11 @@ from datetime import datetime
 import httpx
 
 from bot.adapters.base import EventSink
+from bot.adapters.dingtalk.card_callbacks import (
+    CardCallbackRegistration,
+    card_callback_url,
+    card_route_key,
+)
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
 from bot.adapters.dingtalk.media import DingTalkCardImages
@@ -23,9 +29,7 @@ from bot.adapters.dingtalk.todos import DingTalkTodos
 from bot.config.schema import DingTalkConfig
 from storage.db import SessionFactory
 
-# HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
-# (callback URL = public base + http_callback_path + "/card", apiSecret = the app secret).
-CARD_ROUTE_KEY = "hrbot"
+log = logging.getLogger("hrbot.adapter.dingtalk")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class DingTalkParts:
     messenger: DingTalkMessenger
     stream: DingTalkStream | None = None  # mode "stream": start() it, stop() it on shutdown
     http_adapter: DingTalkHttpAdapter | None = None  # mode "http": give it to build_app
+    # mode "http": start() it (registers where card taps go), stop() it on shutdown
+    card_callbacks: CardCallbackRegistration | None = None
 
 
 def assemble(
@@ -66,12 +72,26 @@ def assemble(
         else None
     )
     http_mode = config.mode == "http"
+    route_key = card_route_key(config.app_key)
     messenger = DingTalkMessenger(
         client, config.card_template_id, config.robot_code,
-        callback_route_key=CARD_ROUTE_KEY if http_mode else None,
+        callback_route_key=route_key if http_mode else None,
         todos=todos,
         images=DingTalkCardImages(client, session_factory) if session_factory else None,
     )
     if http_mode:
-        return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))
+        adapter = DingTalkHttpAdapter(config, clock)
+        registration = None
+        if config.public_url:
+            registration = CardCallbackRegistration(
+                client, route_key=route_key, api_secret=adapter.card_api_secret,
+                callback_url=card_callback_url(config.public_url, config.http_callback_path),
+            )
+        else:
+            log.error("dingtalk mode = \"http\" without [dingtalk] public_url: card taps "
+                      "cannot be registered and reach nobody; set public_url to the https "
+                      "address DingTalk reaches this server at")
+        return DingTalkParts(
+            client, messenger, http_adapter=adapter, card_callbacks=registration
+        )
     return DingTalkParts(client, messenger, stream=DingTalkStream(config, sink, http=http))
