@@ -88,6 +88,8 @@ class WeComConfig:
     token: str = field(repr=False, metadata=_m(cp.text, secret=True))
     encoding_aes_key: str = field(repr=False, metadata=_m(cp.aes_key, secret=True))
     callback_path: str = field(default="/wecom/callback", metadata=_m(cp.url_path))
+    # The https base WeCom reaches this server at; only `hrbot doctor` uses it (URL check).
+    public_url: str = field(default="", metadata=_m(cp.optional_http_url))
     api_base: str = field(default="https://qyapi.weixin.qq.com", metadata=_m(cp.http_url))
     enabled: bool = field(default=True, metadata=_m(cp.boolean))
 

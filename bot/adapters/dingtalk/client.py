@@ -179,6 +179,24 @@ class DingTalkClient:
             raise error_for(response)
         return json_object(response, path)
 
+    async def probe(
+        self, method: str, path: str, body: Any = None, *, api: str | None = None,
+    ) -> tuple[int, Any, str]:
+        """One authenticated call that never raises on the answer: (status, JSON or None,
+        the ``Date`` header), for ``hrbot doctor`` to read DingTalk's own error codes.
+
+        Raises:
+            TransientDeliveryError: Network trouble (no answer at all).
+            PlatformError: No token (wrong credentials).
+        """
+        token = await self.access_token()
+        response = await self._send(method, path, body, token, None, api=api or path)
+        try:
+            data: Any = response.json()
+        except ValueError:
+            data = None
+        return response.status_code, data, response.headers.get("date", "")
+
     async def oapi(
         self, method: str, path: str, body: Any = None, *,
         params: Mapping[str, str] | None = None, api: str | None = None,
