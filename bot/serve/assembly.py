@@ -29,6 +29,7 @@ from bot.pipeline.intake import EventIntake
 from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
+from bot.serve.callback_signatures import signature_guard
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.server import build_app, start_server
 from handlers.capabilities import REGISTRY
@@ -96,7 +97,8 @@ async def start_bot(
     recurring = REGISTRY.recurring
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
-            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory
+            config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory,
+            replay_guard=signature_guard(factory, "dingtalk", clock),
         )
         messengers.by_platform["dingtalk"] = parts.messenger
         if parts.http_adapter is not None:

@@ -20,7 +20,7 @@ from bot.adapters.dingtalk.card_callbacks import (
     card_route_key,
 )
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
+from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter, ReplayGuard
 from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
@@ -49,6 +49,7 @@ def assemble(
     http: httpx.AsyncClient,
     clock: Callable[[], datetime],
     session_factory: SessionFactory | None = None,
+    replay_guard: ReplayGuard | None = None,
 ) -> DingTalkParts:
     """Build the DingTalk parts for ``config.mode``.
 
@@ -59,6 +60,7 @@ def assemble(
         clock: Current time, timezone-aware.
         session_factory: Where metered calls are counted and to-do ids kept; without it
             neither happens (tests of the transport alone).
+        replay_guard: HTTP mode: remembers signatures, shared by all replicas.
     """
     meter = (
         MonthlyQuotaMeter(session_factory, clock).count
@@ -80,7 +82,7 @@ def assemble(
         images=DingTalkCardImages(client, session_factory) if session_factory else None,
     )
     if http_mode:
-        adapter = DingTalkHttpAdapter(config, clock)
+        adapter = DingTalkHttpAdapter(config, clock, replay_guard=replay_guard)
         registration = None
         if config.public_url:
             registration = CardCallbackRegistration(
