@@ -67,7 +67,36 @@ async def diagnose(config: Config, http: httpx.AsyncClient,
         checks += await doctor_dingtalk.run(config, http, now)
     if config.wecom is not None:
         checks += await doctor_wecom.run(config.wecom, http)
-    checks += await database(config, now)
+    local = await database(config, now)
+    checks += local
+    if all(c.ok for c in local[:1]):
+        checks += await directory(config, http, now, {c.name for c in checks if c.ok})
+    return checks
+
+
+async def directory(config: Config, http: httpx.AsyncClient, now: Callable[[], datetime],
+                    passed: set[str]) -> list[Check]:
+    """The directory's people as each platform with a working token sees them."""
+    from bot.adapters.dingtalk.client import DingTalkClient
+    from bot.adapters.wecom.client import WeComClient
+    from bot.cli import doctor_directory, doctor_wecom
+    from storage.repo.people import list_people
+
+    engine = make_engine(config.database.url)
+    try:
+        async with session_scope(make_session_factory(engine)) as session:
+            people = await list_people(session=session)
+    finally:
+        await engine.dispose()
+    checks = []
+    if config.dingtalk is not None and "dingtalk token" in passed:
+        client = DingTalkClient(config.dingtalk, http, now)
+        checks.append(await doctor_directory.dingtalk_people(client, people))
+    if config.wecom is not None and "wecom token" in passed:
+        wecom = WeComClient(config.wecom, http)
+        _, token = await doctor_wecom.token(wecom)
+        if token:
+            checks.append(await doctor_directory.wecom_people(wecom, token, people))
     return checks
 
 

@@ -77,6 +77,8 @@ DINGTALK_SETUP: tuple[tuple[str, str], ...] = (
     ("Event subscriptions", "none: messages and card taps are callbacks, not events."),
     ("IP allowlist", "none required by DingTalk; outbound HTTPS to api.dingtalk.com, "
      "oapi.dingtalk.com and wss://wss-open-connection.dingtalk.com."),
+    ("Directory", "`hrbot doctor` looks every person's dingtalk_user_id up (成员信息读权限, "
+     "qyapi_get_member) and names those DingTalk does not know."),
     ("Leave sync", "[dingtalk] leave_sync = true needs the attendance read permission "
      "(考勤: 假期/请假状态读取); doctor names the exact point DingTalk asks for."),
 )

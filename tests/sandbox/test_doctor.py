@@ -194,3 +194,31 @@ def test_hrbot_doctor_command_prints_the_guide_and_fails_without_platforms(
     out = capsys.readouterr().out
     assert out.startswith("✘ platforms: neither [dingtalk] nor [wecom] is configured")
     assert "✘ database schema" in out and "hrbot db upgrade" in out
+
+
+async def test_people_the_platforms_do_not_know_are_named(
+    config: Config, http: httpx.AsyncClient
+) -> None:
+    from bot.cli.demo import seed_demo
+    from storage.db import make_engine, make_session_factory, session_scope
+    from storage.models import Person
+
+    engine = make_engine(config.database.url)
+    factory = make_session_factory(engine)
+    try:
+        people, _ = await seed_demo(factory)
+        assert people.ok
+        checks = by_name(await diagnose(config, http))
+        assert checks["dingtalk directory"].ok, checks["dingtalk directory"].detail
+        assert checks["wecom directory"].ok, checks["wecom directory"].detail
+        async with session_scope(factory) as session:
+            session.add(Person(employee_no="E900", name="王新", org_path="总部",
+                               dingtalk_user_id="dt_gone", wecom_userid="WangXin"))
+        checks = by_name(await diagnose(config, http))
+    finally:
+        await engine.dispose()
+    dingtalk, wecom = checks["dingtalk directory"], checks["wecom directory"]
+    assert not dingtalk.ok and "1 of" in dingtalk.detail
+    assert "E900 王新 (dt_gone)" in dingtalk.detail
+    assert "hrbot import directory" in dingtalk.detail
+    assert not wecom.ok and "E900 王新 (WangXin)" in wecom.detail and "可见范围" in wecom.detail
