@@ -427,6 +427,7 @@ async def test_mixed_case_recipient_refused_by_wecom_is_not_counted_as_delivered
     with pytest.raises(PlatformError) as caught:
         await messenger.deliver(message(CARD, target="LiHR", n=9))
     assert caught.value.errcode == errcode
+    assert ("可见范围" if errcode == "invaliduser" else "接口许可") in str(caught.value)
     assert sent_json(send)["touser"] == "LiHR"
 
 
