@@ -222,3 +222,20 @@ async def test_people_the_platforms_do_not_know_are_named(
     assert "E900 王新 (dt_gone)" in dingtalk.detail
     assert "hrbot import directory" in dingtalk.detail
     assert not wecom.ok and "E900 王新 (WangXin)" in wecom.detail and "可见范围" in wecom.detail
+
+
+async def test_http_mode_registers_card_callbacks_and_names_a_missing_public_url(
+    config: Config, sandbox: Sandbox, http: httpx.AsyncClient
+) -> None:
+    from bot.adapters.dingtalk.card_callbacks import card_route_key
+
+    assert config.dingtalk is not None
+    http_mode = replace(config, dingtalk=replace(
+        config.dingtalk, mode="http", public_url="https://hr.example.com"))
+    checks = by_name(await diagnose(http_mode, http))
+    assert checks["dingtalk card callbacks"].ok and "dingtalk stream" not in checks
+    route = sandbox.world.card_callbacks[card_route_key(APP_KEY)]
+    assert route["callbackUrl"] == "https://hr.example.com/dingtalk/callback/card"
+    no_url = replace(config, dingtalk=replace(config.dingtalk, mode="http"))
+    check = by_name(await diagnose(no_url, http))["dingtalk.public_url"]
+    assert not check.ok and "https address DingTalk reaches" in check.detail
