@@ -96,7 +96,7 @@ INVALID_TOKEN = {"code": "InvalidAuthentication", "requestid": "30EE8654-1AA2-7D
 
 
 async def test_400_invalid_authentication_refreshes_the_token_once_for_a_burst(
-    api: tuple[DingTalkClient, respx.MockRouter],
+    api: tuple[DingTalkClient, respx.MockRouter], caplog: pytest.LogCaptureFixture,
 ) -> None:
     client, router = api
     token_route = router.routes[0]
@@ -125,6 +125,8 @@ async def test_400_invalid_authentication_refreshes_the_token_once_for_a_burst(
     )
     assert all(r["processQueryKey"] == "q" for r in results)
     assert token_route.call_count == 2  # one refresh for the whole burst
+    refused = [r for r in caplog.records if "refused the access token" in r.getMessage()]
+    assert len(refused) == 1  # and one log line
     assert send.call_count == 10  # each message refused once, then sent once: none twice
     delivered = [json.loads(c.request.content)["openConversationId"] for c in send.calls
                  if c.request.headers["x-acs-dingtalk-access-token"] == "fresh"]

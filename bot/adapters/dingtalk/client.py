@@ -119,6 +119,8 @@ class DingTalkClient:
             now = self.clock()
             if stale is not None and self._token and self._token != stale:
                 return self._token
+            if stale is not None:  # once per refused token, however many calls saw it
+                log.warning("dingtalk refused the access token: fetching a new one")
             if not force and self._token and self._token_expires and now < self._token_expires:
                 return self._token
             response = await self._send(
@@ -172,7 +174,6 @@ class DingTalkClient:
         token = await self.access_token()
         response = await self._send(method, path, body, token, params, api=api)
         if _token_refused(response):
-            log.warning("dingtalk refused the access token on %s: fetching a new one", api)
             token = await self.access_token(force=True, stale=token)
             response = await self._send(method, path, body, token, params, api=api)
         if not 200 <= response.status_code < 300:
@@ -220,7 +221,6 @@ class DingTalkClient:
                 raise error_for(response)
             data = json_object(response, path)
             if str(data.get("errcode", 0)) in OAPI_TOKEN_ERRCODES and attempt == 0:
-                log.warning("dingtalk refused the access token on %s: fetching a new one", api)
                 await self.access_token(force=True, stale=token)
                 continue
             check_errcode(data, path)
