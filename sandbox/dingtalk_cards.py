@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.fake_dingtalk import robot_code_error, unauthorised
+from sandbox.normalise import PUBLISHED_TEMPLATE
 from sandbox.state import BOT, DINGTALK, CardState, World, dm_key
 from sandbox.wire import SETTINGS, WORLD, answer, dingtalk_error, json_object
 
@@ -101,7 +102,10 @@ async def create_and_deliver(request: web.Request) -> web.Response:
     template, track = body.get("cardTemplateId"), body.get("outTrackId")
     if not template:
         return dingtalk_error(400, "param.cardTemplateIdEmpty", "cardTemplateId为空")
-    if settings.dingtalk_card_template_id not in (None, template):
+    # DingTalk's published template exists for every app; others only once built.
+    if template != PUBLISHED_TEMPLATE and settings.dingtalk_card_template_id not in (
+        None, template
+    ):
         return dingtalk_error(400, "param.templateNotExist", "模板不存在")
     if not isinstance(track, str) or not track:
         return dingtalk_error(400, "param.outTrackIdEmpty", "outTrackId为空")

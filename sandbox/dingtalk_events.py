@@ -115,8 +115,8 @@ def card_callback(request: web.Request, person: Person, card: CardState,
     user_id = person.dingtalk_union_id if card.meta.get("userIdType") == 2 \
         else person.dingtalk_user_id
     group = request.app[WORLD].directory.group(conversation)
-    content = {"cardPrivateData": {"actionIds": [f"button_{button.get('index', 0)}"],
-                                   "params": button["params"]}}
+    component = button.get("component_id") or f"button_{button.get('index', 0)}"
+    content = {"cardPrivateData": {"actionIds": [component], "params": button["params"]}}
     return {
         "type": "actionCallback", "outTrackId": card.id,
         "corpId": request.app[SETTINGS].dingtalk_corp_id, "userId": user_id,

@@ -9,6 +9,7 @@ Sources:
     https://open.dingtalk.com/document/orgapp/obtain-the-access_token-of-an-internal-app
     https://open.dingtalk.com/document/direction/stream-mode-protocol-access-description
     https://open.dingtalk.com/document/orgapp/chatbots-send-one-on-one-chat-messages-in-batches
+    https://open.dingtalk.com/document/orgapp/query-user-details (topapi/v2/user/get, 60121)
 """
 
 from __future__ import annotations
@@ -71,11 +72,15 @@ async def old_token(request: web.Request) -> web.Response:
 
 
 def unauthorised(request: web.Request) -> web.Response | None:
-    """The 401 for a missing, unknown or expired token (the bot refreshes on 401)."""
+    """A missing, unknown or expired token: HTTP 400 ``InvalidAuthentication``.
+
+    DingTalk answers 400, not 401 (``{"code":"InvalidAuthentication","message":
+    "不合法的access_token"}``, as seen in https://github.com/satorijs/satori/issues/240).
+    """
     token = request.headers.get("x-acs-dingtalk-access-token", "")
     if request.app[WORLD].token_state(DINGTALK, token) == "valid":
         return None
-    return dingtalk_error(401, "InvalidAuthentication", "不合法的access_token")
+    return dingtalk_error(400, "InvalidAuthentication", "不合法的access_token")
 
 
 async def open_connection(request: web.Request) -> web.Response:
@@ -191,8 +196,23 @@ async def send_by_session(request: web.Request) -> web.Response:
     return answer({"errcode": 0, "errmsg": "ok"})
 
 
+async def user_get(request: web.Request) -> web.Response:
+    """``POST /topapi/v2/user/get?access_token=`` (old API): a member by userid, or 60121."""
+    world = request.app[WORLD]
+    if world.token_state(DINGTALK, request.query.get("access_token", "")) != "valid":
+        return answer({"errcode": 40014, "errmsg": "不合法的access_token"})
+    body = await json_object(request) or {}
+    person = world.directory.by_dingtalk_user(str(body.get("userid", "")))
+    if person is None:
+        return answer({"errcode": 60121, "errmsg": "找不到该用户", "request_id": uuid.uuid4().hex})
+    return answer({"errcode": 0, "errmsg": "ok", "request_id": uuid.uuid4().hex, "result": {
+        "userid": person.dingtalk_user_id, "unionid": person.dingtalk_union_id,
+        "name": person.name, "active": True}})
+
+
 def add_routes(app: web.Application) -> None:
     gateway = app[GATEWAY]
+    app.router.add_post("/topapi/v2/user/get", user_get)
     app.router.add_post("/v1.0/oauth2/accessToken", access_token)
     app.router.add_get("/gettoken", old_token)
     app.router.add_post("/v1.0/gateway/connections/open", open_connection)

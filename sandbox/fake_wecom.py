@@ -8,6 +8,7 @@ An ``add_msg_template`` task stays unsent (41063 on its send result) until the s
 
 Sources:
     https://developer.work.weixin.qq.com/document/path/91039 (gettoken)
+    https://developer.work.weixin.qq.com/document/path/90227 (agent/get)
     https://developer.work.weixin.qq.com/document/path/90236 (message/send)
     https://developer.work.weixin.qq.com/document/path/94888 (update_template_card)
     https://developer.work.weixin.qq.com/document/path/92135 (add_msg_template)
@@ -44,6 +45,21 @@ async def get_token(request: web.Request) -> web.Response:
     token = uuid.uuid4().hex + uuid.uuid4().hex
     world.issue_token(WECOM, token, TOKEN_LIFETIME)
     return wecom_answer(access_token=token, expires_in=TOKEN_LIFETIME)
+
+
+async def agent_get(request: web.Request) -> web.Response:
+    """``GET /cgi-bin/agent/get?agentid=``: the app and its visible range (all members)."""
+    refused = token_error(request)
+    if refused is not None:
+        return refused
+    if request.query.get("agentid") != str(request.app[SETTINGS].wecom_agent_id):
+        return wecom_answer(40056, "invalid agentid")
+    members = [p.wecom_userid for p in request.app[WORLD].directory.people if p.wecom_userid]
+    return wecom_answer(
+        agentid=request.app[SETTINGS].wecom_agent_id, name="hrbot", close=0,
+        allow_userinfos={"user": [{"userid": u} for u in members]},
+        allow_partys={"partyid": []}, allow_tags={"tagid": []},
+    )
 
 
 def token_error(request: web.Request) -> web.Response | None:
@@ -260,6 +276,7 @@ async def send_welcome_msg(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/cgi-bin/gettoken", get_token)
+    app.router.add_get("/cgi-bin/agent/get", agent_get)
     app.router.add_post("/cgi-bin/message/send", message_send)
     app.router.add_post("/cgi-bin/message/update_template_card", update_card)
     app.router.add_post("/cgi-bin/externalcontact/add_msg_template", add_msg_template)

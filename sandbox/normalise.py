@@ -1,7 +1,10 @@
 """Platform card payloads → one shape the page draws: title, status, fields, body, buttons.
 
 DingTalk cards are template variables (``cardParamMap``: ``title``, ``status``, ``fields``
-and ``buttons`` as JSON strings, ``body`` markdown, ``footer``); WeCom cards are the
+and ``buttons`` as JSON strings, ``body`` markdown, ``footer``), or the variables of the
+template DingTalk publishes for every app (``msgTitle``, ``staticMsgContent`` markdown,
+``sys_full_json_obj`` with ``msgButtons``; see dingtalk-stream's ``card_instance.py``),
+whose markdown is shown as the page's status, fields and body; WeCom cards are the
 ``template_card`` JSON. Both are read as the platforms would show them, never through the
 bot's own renderers.
 """
@@ -9,9 +12,13 @@ bot's own renderers.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sandbox.state import DINGTALK, CardState
+
+# The card template DingTalk publishes for every app (no card builder needed).
+PUBLISHED_TEMPLATE = "382e4302-551d-4880-bf29-a30acfab2e71.schema"
 
 
 def _json_list(text: Any) -> list[Any]:
@@ -33,9 +40,49 @@ def _unique(ids: list[str]) -> list[str]:
     return result
 
 
+_BOLD_LINE = re.compile(r"\*\*(.+?)\*\*")
+_FIELD_LINE = re.compile(r"\*\*(.+?)\*\*：(.*)")
+
+
+def _published_template_card(params: dict[str, str]) -> dict[str, Any]:
+    """The published template's card: its markdown read back into status/fields/body."""
+    lines = str(params.get("staticMsgContent") or params.get("msgContent") or "").splitlines()
+    status, fields, body, footer = "", [], [], ""
+    if lines and (bold := _BOLD_LINE.fullmatch(lines[0])):
+        status, lines = bold.group(1), lines[1:]
+    while lines and (field := _FIELD_LINE.fullmatch(lines[0])):
+        fields.append({"label": field.group(1), "value": field.group(2)})
+        lines = lines[1:]
+    if lines and lines[-1].startswith("> "):
+        footer, lines = lines[-1][2:], lines[:-1]
+    try:
+        layout = json.loads(params.get("sys_full_json_obj") or "{}")
+    except ValueError:
+        layout = {}
+    raw = layout.get("msgButtons") if isinstance(layout, dict) else None
+    raw_buttons = [b for b in raw or [] if isinstance(b, dict) and b.get("request")]
+    ids = _unique([str((b.get("params") or {}).get("action") or b.get("id") or i)
+                   for i, b in enumerate(raw_buttons)])
+    buttons: list[dict[str, Any]] = [
+        {"id": ids[i], "label": str(b.get("text", "")),
+         "style": {"blue": "primary", "red": "danger"}.get(str(b.get("color")), "default"),
+         "enabled": True, "index": i, "component_id": str(b.get("id", "")),
+         "params": b.get("params") if isinstance(b.get("params"), dict) else {}}
+        for i, b in enumerate(raw_buttons)
+    ]
+    body.extend(lines)
+    return {
+        "title": params.get("msgTitle") or "互动卡片", "status": status, "fields": fields,
+        "body": "\n".join(body).strip(), "footer": footer, "source": "",
+        "buttons": buttons, "card_type": "interactive",
+    }
+
+
 def dingtalk_card(card: CardState, viewer: str = "") -> dict[str, Any]:
     """A DingTalk card as ``viewer`` (userId) sees it: public data plus their private data."""
     params = {**card.content["params"], **card.content["private"].get(viewer, {})}
+    if card.meta.get("cardTemplateId") == PUBLISHED_TEMPLATE:
+        return _published_template_card(params)
     fields = [
         {"label": str(f.get("label", "")), "value": str(f.get("value", ""))}
         for f in _json_list(params.get("fields")) if isinstance(f, dict)

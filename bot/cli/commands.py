@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     ).add_argument("--plaintext", action="store_true", help="decrypt everything instead")
     audit = commands.add_parser("audit", help="who read or did what to a candidate's data")
     audit.add_argument("--candidate", type=int, required=True, help="candidate id")
+    doctor = commands.add_parser(
+        "doctor", help="check the configuration against the platforms and the database")
+    doctor.add_argument("--guide", action="store_true",
+                        help="print the setup guide the checks are made from")
     serve = commands.add_parser(
         "serve",
         help="run the bot until SIGTERM: on the configured platforms, else in the sandbox",
@@ -95,6 +99,10 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
         from bot.serve.assembly import serve
 
         return await serve(config)
+    if args.command == "doctor":
+        from bot.cli.doctor import doctor
+
+        return await doctor(config, guide=args.guide)
     if args.command == "config":
         import json
 

@@ -204,6 +204,11 @@ def http_url(value: Any) -> str:
     return result.rstrip("/")
 
 
+def optional_http_url(value: Any) -> str:
+    """Accept "" or an http(s) base URL (trailing slash dropped)."""
+    return http_url(value) if text(value) else ""
+
+
 def optional_link(value: Any) -> str:
     """Accept "" or a link a DingTalk client can open (http(s):// or dingtalk://)."""
     result = text(value)

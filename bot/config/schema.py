@@ -62,12 +62,16 @@ class DingTalkConfig:
     app_key: str = field(metadata=_m(cp.text))
     app_secret: str = field(repr=False, metadata=_m(cp.text, secret=True))
     robot_code: str = field(metadata=_m(cp.text))
-    card_template_id: str = field(metadata=_m(cp.text))
+    # Empty: DingTalk's own published card template, nothing to build in the card platform.
+    card_template_id: str = field(default="", metadata=_m(cp.text))
     mode: str = field(default="stream", metadata=_m(cp.choice("stream", "http")))
     api_base: str = field(default="https://api.dingtalk.com", metadata=_m(cp.http_url))
     oapi_base: str = field(default="https://oapi.dingtalk.com", metadata=_m(cp.http_url))
     enabled: bool = field(default=True, metadata=_m(cp.boolean))
     http_callback_path: str = field(default="/dingtalk/callback", metadata=_m(cp.url_path))
+    # mode "http": the https base DingTalk reaches this server at; card taps are registered
+    # to <public_url><http_callback_path>/card at start.
+    public_url: str = field(default="", metadata=_m(cp.optional_http_url))
     todo_url: str = field(default="", metadata=_m(cp.optional_link))
     monthly_quota: int = field(default=5000, metadata=_m(cp.integer(low=0)))
     # Read who is on leave from DingTalk attendance (needs the attendance read permission).
@@ -84,6 +88,8 @@ class WeComConfig:
     token: str = field(repr=False, metadata=_m(cp.text, secret=True))
     encoding_aes_key: str = field(repr=False, metadata=_m(cp.aes_key, secret=True))
     callback_path: str = field(default="/wecom/callback", metadata=_m(cp.url_path))
+    # The https base WeCom reaches this server at; only `hrbot doctor` uses it (URL check).
+    public_url: str = field(default="", metadata=_m(cp.optional_http_url))
     api_base: str = field(default="https://qyapi.weixin.qq.com", metadata=_m(cp.http_url))
     enabled: bool = field(default=True, metadata=_m(cp.boolean))
 

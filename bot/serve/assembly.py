@@ -29,6 +29,7 @@ from bot.pipeline.intake import EventIntake
 from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
+from bot.serve.callback_signatures import signature_guard
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.send_windows import DatabaseSendWindow
 from bot.serve.server import build_app, start_server
@@ -103,10 +104,14 @@ async def start_bot(
         parts = assemble_dingtalk(
             config.dingtalk, sink=intake.take, http=http, clock=clock, stores=stores,
             window=window,
+            replay_guard=signature_guard(factory, "dingtalk", clock),
         )
         messengers.by_platform["dingtalk"] = parts.messenger
         if parts.http_adapter is not None:
             adapters.append(parts.http_adapter)
+        if parts.card_callbacks is not None:
+            parts.card_callbacks.start()
+            stops.append(parts.card_callbacks.stop)
         if parts.stream is not None:
             parts.stream.start()
             stops.append(parts.stream.stop)

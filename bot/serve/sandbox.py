@@ -70,7 +70,8 @@ def bot_config(
         database = replace(database, url=SANDBOX_DATABASE)
     dingtalk = DingTalkConfig(
         app_key=APP_KEY, app_secret=APP_SECRET, robot_code=ROBOT_CODE,
-        card_template_id=TEMPLATE, mode="stream", api_base=sandbox_url, oapi_base=sandbox_url,
+        # No template of its own, as on a fresh tenant: DingTalk's published one.
+        card_template_id="", mode="stream", api_base=sandbox_url, oapi_base=sandbox_url,
         todo_url=sandbox_url + "/sandbox/",
     )
     wecom = WeComConfig(

@@ -29,7 +29,12 @@ from storage.models.pipeline import (
     SendStamp,
     SendWindow,
 )
-from storage.models.platform_facts import ApiUsage, CardInstance, ContactLookup
+from storage.models.platform_facts import (
+    ApiUsage,
+    CallbackSignature,
+    CardInstance,
+    ContactLookup,
+)
 from storage.models.privacy import AuditRecord
 from storage.models.recall import (
     RecallCampaign,
@@ -57,6 +62,7 @@ __all__ = [
     "AuditRecord",
     "AwayPeriod",
     "CalendarDay",
+    "CallbackSignature",
     "Candidate",
     "CardInstance",
     "ContactLookup",

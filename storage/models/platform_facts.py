@@ -51,3 +51,21 @@ class ContactLookup(SQLModel, table=True):
     mobiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     applied_at: datetime | None = timestamp_field(nullable=True)
+
+
+class CallbackSignature(SQLModel, table=True):
+    """A signed callback seen once: its signature may come again only with the same body.
+
+    DingTalk's HTTP-mode signatures cover the timestamp, not the body, and stay valid for an
+    hour; a row per signature, shared by every replica, lets a retry (same body) through and
+    refuses the pair replayed with another body.
+    """
+
+    __tablename__ = "callback_signature"
+    __table_args__ = (UniqueConstraint("platform", "signature"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    signature: str  # sha256 of timestamp and signature header
+    body_digest: str
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -42,21 +42,21 @@ async def test_access_token_is_reused_while_valid_and_checks_credentials(
     assert status == 200 and old["errcode"] == 0 and old["expires_in"] == 7200
 
 
-async def test_calls_without_a_valid_token_get_401_and_tokens_expire_with_the_clock(
+async def test_calls_without_a_valid_token_get_400_and_tokens_expire_with_the_clock(
     sandbox: Sandbox,
 ) -> None:
     body = {"robotCode": ROBOT, "userIds": ["dt_zhang"], "msgKey": "sampleText",
             "msgParam": json.dumps({"content": "hi"})}
     status, data = await sandbox.call("POST", "/v1.0/robot/oToMessages/batchSend", body)
-    assert status == 401 and data["code"] == "InvalidAuthentication"
+    assert status == 400 and data["code"] == "InvalidAuthentication"
     headers = await sandbox.dingtalk_token()
     status, _ = await sandbox.call("POST", "/v1.0/robot/oToMessages/batchSend", body,
                                    headers=headers)
     assert status == 200
     await sandbox.api("POST", "clock/advance", {"hours": 3})
-    status, _ = await sandbox.call("POST", "/v1.0/robot/oToMessages/batchSend", body,
-                                   headers=headers)
-    assert status == 401
+    status, data = await sandbox.call("POST", "/v1.0/robot/oToMessages/batchSend", body,
+                                      headers=headers)
+    assert status == 400 and data["code"] == "InvalidAuthentication"
 
 
 async def test_batch_send_lands_in_each_dm_and_reports_unknown_users(sandbox: Sandbox) -> None:

@@ -68,3 +68,25 @@ def test_wecom_button_found_by_action_name_of_an_encoded_key() -> None:
     shape = page_card(card)
     assert find_button(shape, "review.reject")["id"] == "review.reject|rid=12"  # type: ignore[index]
     assert [b["style"] for b in shape["buttons"]] == ["primary", "danger"]
+
+
+# The published template's variables, as dingtalk-stream's card_instance.py fills them
+# (CarouselCardInstance: msgTitle, staticMsgContent, sys_full_json_obj.msgButtons with
+# "request": true); the markdown is hrbot's status line, field lines, body and footer.
+def test_published_template_card_reads_back_status_fields_body_and_request_buttons() -> None:
+    layout = {"order": ["msgTitle", "staticMsgContent", "msgButtons"], "msgButtons": [
+        {"text": "通过", "color": "blue", "id": "hb1.abc", "request": True,
+         "params": {"action": "review.pass", "rid": "1"}},
+        {"text": "说明", "color": "gray", "id": "link", "url": "https://example.com"}]}
+    card = CardState("c1", DINGTALK, {"params": {
+        "flowStatus": "3", "msgTitle": "推荐审核 · 张三", "msgContent": "",
+        "staticMsgContent": "**待HR审核**\n**岗位**：店长\n\n理由正文\n\n> 48小时内处理",
+        "sys_full_json_obj": json.dumps(layout, ensure_ascii=False)}, "private": {}},
+        {"cardTemplateId": "382e4302-551d-4880-bf29-a30acfab2e71.schema"})
+    shape = page_card(card)
+    assert (shape["title"], shape["status"], shape["body"], shape["footer"]) == (
+        "推荐审核 · 张三", "待HR审核", "理由正文", "48小时内处理")
+    assert shape["fields"] == [{"label": "岗位", "value": "店长"}]
+    [button] = shape["buttons"]  # the link button calls nobody back
+    assert (button["id"], button["label"], button["style"], button["component_id"]) == (
+        "review.pass", "通过", "primary", "hb1.abc")

@@ -6,6 +6,7 @@ Source: https://open.dingtalk.com/document/direction/stream-mode-protocol-access
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +14,13 @@ from datetime import datetime
 import httpx
 
 from bot.adapters.base import EventSink
+from bot.adapters.dingtalk.card_callbacks import (
+    CardCallbackRegistration,
+    card_callback_url,
+    card_route_key,
+)
 from bot.adapters.dingtalk.client import DingTalkClient
-from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter
+from bot.adapters.dingtalk.http_mode import DingTalkHttpAdapter, ReplayGuard
 from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.quota import MonthlyQuotaMeter
@@ -24,9 +30,7 @@ from bot.config.schema import DingTalkConfig
 from bot.pipeline.ports import PlatformStores
 from bot.pipeline.send_window import SendWindow
 
-# HTTP mode: cards name this key; register it once with DingTalkClient.register_card_callback
-# (callback URL = public base + http_callback_path + "/card", apiSecret = the app secret).
-CARD_ROUTE_KEY = "hrbot"
+log = logging.getLogger("hrbot.adapter.dingtalk")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class DingTalkParts:
     messenger: DingTalkMessenger
     stream: DingTalkStream | None = None  # mode "stream": start() it, stop() it on shutdown
     http_adapter: DingTalkHttpAdapter | None = None  # mode "http": give it to build_app
+    # mode "http": start() it (registers where card taps go), stop() it on shutdown
+    card_callbacks: CardCallbackRegistration | None = None
 
 
 def assemble(
@@ -45,6 +51,7 @@ def assemble(
     clock: Callable[[], datetime],
     stores: PlatformStores | None = None,
     window: SendWindow | None = None,
+    replay_guard: ReplayGuard | None = None,
 ) -> DingTalkParts:
     """Build the DingTalk parts for ``config.mode``.
 
@@ -56,6 +63,7 @@ def assemble(
         stores: Where metered calls are counted, to-do ids kept and chart pictures read;
             without it none of that happens (tests of the transport alone).
         window: Send windows shared by every replica (per-API limits for the deployment).
+        replay_guard: HTTP mode: remembers signatures, shared by all replicas.
     """
     meter = (
         MonthlyQuotaMeter(stores, clock).count
@@ -69,12 +77,26 @@ def assemble(
         else None
     )
     http_mode = config.mode == "http"
+    route_key = card_route_key(config.app_key)
     messenger = DingTalkMessenger(
         client, config.card_template_id, config.robot_code,
-        callback_route_key=CARD_ROUTE_KEY if http_mode else None,
+        callback_route_key=route_key if http_mode else None,
         todos=todos,
         images=DingTalkCardImages(client, stores) if stores is not None else None,
     )
     if http_mode:
-        return DingTalkParts(client, messenger, http_adapter=DingTalkHttpAdapter(config, clock))
+        adapter = DingTalkHttpAdapter(config, clock, replay_guard=replay_guard)
+        registration = None
+        if config.public_url:
+            registration = CardCallbackRegistration(
+                client, route_key=route_key, api_secret=adapter.card_api_secret,
+                callback_url=card_callback_url(config.public_url, config.http_callback_path),
+            )
+        else:
+            log.error("dingtalk mode = \"http\" without [dingtalk] public_url: card taps "
+                      "cannot be registered and reach nobody; set public_url to the https "
+                      "address DingTalk reaches this server at")
+        return DingTalkParts(
+            client, messenger, http_adapter=adapter, card_callbacks=registration
+        )
     return DingTalkParts(client, messenger, stream=DingTalkStream(config, sink, http=http))

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
-from bot.adapters.dingtalk.ratelimit import DEFAULT_RATE, RateLimiter
+from bot.adapters.dingtalk.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW, RateLimiter
 from bot.config.schema import DingTalkConfig
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import TransientDeliveryError
@@ -44,13 +44,30 @@ log = logging.getLogger("hrbot.adapter.dingtalk")
 
 TOKEN_MARGIN = timedelta(seconds=300)
 # The documented per-app, per-API figure, counted for the whole deployment when shared.
-API_LIMITS = ((int(DEFAULT_RATE), 1.0),)
+API_LIMITS = ((DEFAULT_LIMIT, DEFAULT_WINDOW),)
 MAX_BATCH_USERS = 20
 CARD_ALREADY_EXISTS = "param.cardAlreadyExist"
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 TODO_API = "/v1.0/todo/users/{unionId}/tasks"  # one API whatever the user in the path
 TODO_SOURCE_API = "/v1.0/todo/users/{unionId}/tasks/sources/{sourceId}"
 TODO_UPDATE_API = "/v1.0/todo/users/{unionId}/tasks/{taskId}"
+# An app-secret reset or a token revoked early: the new API answers HTTP 400 (not only 401)
+# {"code":"InvalidAuthentication","message":"不合法的access_token"}; the old oapi answers
+# errcode 40014 (不合法的access_token), 42001 (access_token 超时) or 88 (same, some APIs).
+INVALID_TOKEN_CODE = "InvalidAuthentication"
+OAPI_TOKEN_ERRCODES = frozenset({"40014", "42001", "88"})
+
+
+def _token_refused(response: httpx.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    if response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("code") == INVALID_TOKEN_CODE
 
 
 class CardNotDelivered(PlatformError):
@@ -103,8 +120,11 @@ class DingTalkClient:
         self._token_expires: datetime | None = None
         self._token_lock = asyncio.Lock()
 
-    async def access_token(self, *, force: bool = False) -> str:
+    async def access_token(self, *, force: bool = False, stale: str | None = None) -> str:
         """The app's access token, cached until ``expireIn`` minus 5 minutes.
+
+        ``stale``: a token DingTalk just refused; it is fetched anew only if it is still the
+        cached one, so a burst of calls refused together refreshes it once, not once each.
 
         Raises:
             PlatformError: Wrong credentials (``invalidClientIdOrSecret``).
@@ -112,6 +132,10 @@ class DingTalkClient:
         """
         async with self._token_lock:
             now = self.clock()
+            if stale is not None and self._token and self._token != stale:
+                return self._token
+            if stale is not None:  # once per refused token, however many calls saw it
+                log.warning("dingtalk refused the access token: fetching a new one")
             if not force and self._token and self._token_expires and now < self._token_expires:
                 return self._token
             response = await self._send(
@@ -160,7 +184,7 @@ class DingTalkClient:
         self, method: str, path: str, body: Any = None, *,
         params: Mapping[str, str] | None = None, api: str | None = None,
     ) -> dict[str, Any]:
-        """One authenticated call; a 401 refreshes the token and retries once.
+        """One authenticated call; a refused token is fetched anew and the call retried once.
 
         Each request waits for a slot of ``api`` (default ``path``); pass the path template
         when the path holds an id, so that all calls of one API share one limit.
@@ -172,12 +196,59 @@ class DingTalkClient:
         api = api or path
         token = await self.access_token()
         response = await self._send(method, path, body, token, params, api=api)
-        if response.status_code == 401:
-            token = await self.access_token(force=True)
+        if _token_refused(response):
+            token = await self.access_token(force=True, stale=token)
             response = await self._send(method, path, body, token, params, api=api)
         if not 200 <= response.status_code < 300:
             raise error_for(response)
         return json_object(response, path)
+
+    async def probe(
+        self, method: str, path: str, body: Any = None, *, api: str | None = None,
+    ) -> tuple[int, Any, str]:
+        """One authenticated call that never raises on the answer: (status, JSON or None,
+        the ``Date`` header), for ``hrbot doctor`` to read DingTalk's own error codes.
+
+        Raises:
+            TransientDeliveryError: Network trouble (no answer at all).
+            PlatformError: No token (wrong credentials).
+        """
+        token = await self.access_token()
+        response = await self._send(method, path, body, token, None, api=api or path)
+        try:
+            data: Any = response.json()
+        except ValueError:
+            data = None
+        return response.status_code, data, response.headers.get("date", "")
+
+    async def oapi(
+        self, method: str, path: str, body: Any = None, *,
+        params: Mapping[str, str] | None = None, api: str | None = None,
+    ) -> dict[str, Any]:
+        """One old-style ``oapi.dingtalk.com`` call (token in the query, ``errcode`` answers).
+
+        Errcodes 40014/42001/88 mean the token is no longer valid: it is fetched anew and
+        the call repeated once.
+
+        Raises:
+            TransientDeliveryError: Throttled, 5xx, network trouble or an HTML answer.
+            PlatformError: Any other non-zero errcode.
+        """
+        api = api or path
+        url = self.config.oapi_base.rstrip("/") + path
+        for attempt in range(2):
+            token = await self.access_token()
+            query = {**(params or {}), "access_token": token}
+            response = await self._send(method, url, body, None, query, api=api)
+            if response.status_code != 200:
+                raise error_for(response)
+            data = json_object(response, path)
+            if str(data.get("errcode", 0)) in OAPI_TOKEN_ERRCODES and attempt == 0:
+                await self.access_token(force=True, stale=token)
+                continue
+            check_errcode(data, path)
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def batch_send(
         self, user_ids: Sequence[str], msg_key: str, msg_param: Mapping[str, Any]

@@ -21,7 +21,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -65,18 +65,21 @@ class StoringHandler(CallbackHandler):
 
     Acks: 200 with ``{"response": response}`` once stored (a redelivery the inbox already
     has counts as stored); 400 for a payload we cannot use (no point in a redelivery); none
-    when storing failed (:class:`NotStored`), so DingTalk may push it again.
+    when storing failed (:class:`NotStored`), so DingTalk may push it again. ``not_stored``
+    is told of such a frame's payload first (robot messages: DingTalk never pushes them again).
     """
 
     def __init__(
         self, topic: str, sink: EventSink, parse: Callable[[Any, str], Event],
         response: Any = None,
+        not_stored: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self.topic = topic
         self.sink = sink
         self.parse = parse
         self.response = response
+        self.not_stored = not_stored
 
     async def process(self, message: CallbackMessage) -> tuple[int, Any]:
         """The ack's code and ``response`` for one frame (SDK contract).
@@ -96,6 +99,8 @@ class StoringHandler(CallbackHandler):
         except Exception as exc:
             # Not stored: no ack (DingTalk may push it again; the inbox dedupes).
             log.exception("could not store event %s; frame not acked", event.event_id)
+            if self.not_stored is not None:
+                await self.not_stored(message.data)
             raise NotStored(f"event {event.event_id} not stored") from exc
         elapsed = time.perf_counter() - started
         if self.topic == TOPIC_CARD and elapsed > CARD_ACK_BUDGET_S:
@@ -113,9 +118,11 @@ def _card(payload: Any, message_id: str) -> Event:
     return parse_card_event(payload, message_id=message_id)
 
 
-def robot_handler(sink: EventSink) -> StoringHandler:
+def robot_handler(
+    sink: EventSink, not_stored: Callable[[Any], Awaitable[None]] | None = None
+) -> StoringHandler:
     """Handler for robot messages: acked ``{"response": null}`` once stored."""
-    return StoringHandler(TOPIC_ROBOT, sink, _robot)
+    return StoringHandler(TOPIC_ROBOT, sink, _robot, not_stored=not_stored)
 
 
 def card_handler(sink: EventSink) -> StoringHandler:

@@ -9,9 +9,15 @@ test vector for it, so the tests use one computed here. The ``apiSecret`` is wha
 registered with ``POST /v1.0/card/callbacks/register``; we register the app secret unless
 told otherwise, and apply the same one-hour window.
 
-Answers: 401 missing/unreadable signature headers, 403 wrong signature or stale timestamp,
-400 unusable JSON, 413 oversized, 405 other methods; 200 ``{}`` once decoded (a card
-callback gets no immediate card change; the update follows through the outbox).
+Both signatures cover the timestamp only, not the body, so a captured pair would pass with
+any body for an hour. With a ``replay_guard`` (shared by every replica: a database table)
+each pair is remembered with a digest of its body: DingTalk's retry (same body) passes, the
+pair with another body is refused.
+
+Answers: 401 missing/unreadable signature headers, 403 wrong signature, stale timestamp or
+a replayed pair, 400 unusable JSON, 413 oversized, 405 other methods; 200 ``{}`` once
+decoded (a card callback gets no immediate card change; the update follows through the
+outbox).
 
 Sources:
     https://open.dingtalk.com/document/orgapp/receive-message
@@ -25,8 +31,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from bot.adapters.base import Inbound, RawRequest, RawResponse
 from bot.adapters.dingtalk.parse import parse_card_event, parse_robot_message
@@ -37,6 +43,9 @@ log = logging.getLogger("hrbot.adapter.dingtalk")
 
 MAX_SKEW_MS = 3_600_000
 MAX_BODY_BYTES = 256 * 1024
+
+# (signature key, body digest, expires at) -> True when first seen or seen with this body.
+ReplayGuard = Callable[[str, str, datetime], Awaitable[bool]]
 
 
 def robot_sign(timestamp: str, app_secret: str) -> str:
@@ -69,8 +78,10 @@ class DingTalkHttpAdapter:
         *,
         card_api_secret: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        replay_guard: ReplayGuard | None = None,
     ) -> None:
         self.config = config
+        self.replay_guard = replay_guard
         self.clock = clock
         self.card_api_secret = card_api_secret or config.app_secret
         self.max_body_bytes = max_body_bytes
@@ -84,10 +95,39 @@ class DingTalkHttpAdapter:
     async def handle_http(self, request: RawRequest) -> Inbound:
         """Verify and decode one callback; never raises (bad input gets a 4xx)."""
         try:
-            return self._handle(request)
+            inbound = self._handle(request)
         except Exception:  # a bug must not turn into a 500 and a retry storm
             log.exception("dingtalk callback could not be handled")
             return _answer(400, "bad request")
+        if inbound.response.status != 200 or self.replay_guard is None:
+            return inbound
+        first = await self._first_use(request)
+        if first is None:  # as when the event cannot be stored: DingTalk retries
+            return _answer(503, "retry later")
+        return inbound if first else _answer(403, "replayed signature")
+
+    async def _first_use(self, request: RawRequest) -> bool | None:
+        """The verified pair is new, or comes again with the same body (a retry); None when
+        that cannot be known now (database unreachable)."""
+        headers = request.headers
+        if request.path == self.card_path:
+            stamp = headers.get("x-ddpaas-signature-timestamp", "")
+            sign = headers.get("x-ddpaas-signature", "")
+        else:
+            stamp, sign = headers.get("timestamp", ""), headers.get("sign", "")
+        key = hashlib.sha256(f"{request.path}\n{stamp}\n{sign}".encode()).hexdigest()
+        digest = hashlib.sha256(request.body).hexdigest()
+        expires = datetime.fromtimestamp((int(stamp) + MAX_SKEW_MS) / 1000, UTC)
+        assert self.replay_guard is not None
+        try:
+            first = await self.replay_guard(key, digest, expires)
+        except Exception:  # the database is down: the event could not be stored either
+            log.exception("dingtalk callback signature could not be recorded")
+            return None
+        if not first:
+            log.warning("dingtalk callback on %s refused: its signature came with another body",
+                        request.path)
+        return first
 
     def _handle(self, request: RawRequest) -> Inbound:
         if request.method.upper() != "POST":

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.adapters.dingtalk.api_errors import PLATFORM, check_errcode, error_for, json_object
+from bot.adapters.dingtalk.api_errors import PLATFORM
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.core.errors import PlatformError
 from bot.pipeline.directory import LeaveSpan
@@ -51,23 +51,15 @@ async def fetch_leave_status(
         PlatformError: no permission (errcode 60011 and the like) or a bad answer.
     """
     spans: list[LeaveSpan] = []
-    oapi = client.config.oapi_base.rstrip("/")
     for first in range(0, len(user_ids), MAX_USERS):
         batch = ",".join(user_ids[first : first + MAX_USERS])
         offset = 0
         while True:
-            token = await client.access_token()
-            # The client's throttled, metered transport; the old API wants the token in the query.
-            response = await client._send(
-                "POST", oapi + LEAVE_STATUS_PATH,
+            data = await client.oapi(
+                "POST", LEAVE_STATUS_PATH,
                 {"userid_list": batch, "start_time": _ms(start), "end_time": _ms(end),
                  "offset": offset, "size": PAGE_SIZE},
-                None, {"access_token": token}, api=LEAVE_STATUS_PATH,
             )
-            if response.status_code != 200:
-                raise error_for(response)
-            data = json_object(response, LEAVE_STATUS_PATH)
-            check_errcode(data, LEAVE_STATUS_PATH)
             result = data.get("result")
             if not isinstance(result, dict):
                 raise PlatformError(PLATFORM, "bad_leave_answer", "no result")

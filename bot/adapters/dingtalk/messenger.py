@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.adapters.dingtalk.api_errors import PLATFORM
+from bot.adapters.dingtalk.builtin_card import BUILTIN_TEMPLATE_ID, is_builtin, use_builtin
 from bot.adapters.dingtalk.client import MAX_BATCH_USERS, CardNotDelivered, DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, keyless_out_track_id, out_track_id
-from bot.adapters.dingtalk.media import DingTalkCardImages
+from bot.adapters.dingtalk.media import DingTalkCardImages, reupload_received_file
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import (
@@ -72,7 +73,9 @@ class DingTalkMessenger:
 
         Args:
             client: The OpenAPI client.
-            card_template_id: Published template bound to ``card_param_map``'s variables.
+            card_template_id: A template of the tenant's own bound to ``card_param_map``'s
+                variables; empty: DingTalk's published template
+                (:mod:`bot.adapters.dingtalk.builtin_card`).
             robot_code: The robot (AppKey for internal apps).
             plain_as_markdown: Send cards without buttons and key as markdown messages.
             callback_route_key: HTTP mode: taps go to the URL registered under this key
@@ -81,7 +84,9 @@ class DingTalkMessenger:
             images: Sends the picture a card refers to after it; without it cards go alone.
         """
         self.client = client
-        self.card_template_id = card_template_id
+        # No template of the tenant's own: DingTalk's published one (see builtin_card).
+        self.builtin = is_builtin(card_template_id)
+        self.card_template_id = card_template_id or BUILTIN_TEMPLATE_ID
         self.robot_code = robot_code
         self.plain_as_markdown = plain_as_markdown
         self.callback_route_key = callback_route_key
@@ -124,9 +129,10 @@ class DingTalkMessenger:
         if message.kind == "card_update":
             if not card.key:
                 raise PlatformError(PLATFORM, "no_card_key", "a card update needs a card key")
-            await self.client.update_card(
-                update_body(card=card, out_track_id=self.out_track_id(message))
-            )
+            body = update_body(card=card, out_track_id=self.out_track_id(message))
+            if self.builtin:
+                use_builtin(body, card)
+            await self.client.update_card(body)
             return
         if message.kind != "card":
             raise PlatformError(PLATFORM, "unknown_kind", message.kind)
@@ -143,6 +149,8 @@ class DingTalkMessenger:
             space=space,
             target=target,
         )
+        if self.builtin:
+            use_builtin(body, card)
         if self.callback_route_key:
             body.update(callbackType="HTTP", callbackRouteKey=self.callback_route_key)
         try:
@@ -189,14 +197,24 @@ class DingTalkMessenger:
             await self.images.send(message)
 
     async def _send_file(self, message: OutboundMessage) -> None:
-        """A file someone sent the robot, as a markdown message linking its download URL."""
+        """A file someone sent the robot: its card as markdown, then the file itself.
+
+        The file is uploaded anew before anything is sent, so a failed download or upload
+        (retried by the outbox) never leaves the introduction sent twice.
+        """
         file = message.file
         if file.get("platform") != PLATFORM or not file.get("ref"):
             raise PlatformError(PLATFORM, "foreign_file", "only DingTalk files can be sent here")
-        url = await self.client.message_file_url(file["ref"])
+        msg_key, params = await reupload_received_file(
+            self.client, file["ref"], str(file.get("filename") or ""), str(file.get("kind") or "")
+        )
         title, text = card_markdown(message.card)
-        text += f"\n\n[{file.get('filename') or file.get('kind') or 'file'}]({url})"
         await self._robot_markdown(message, title, text)
+        space, target = space_of(message)
+        if space == "IM_GROUP":
+            await self.client.send_group(target, msg_key, params)
+        else:
+            await self.client.batch_send([target], msg_key, params)
 
     async def _send_markdown(self, message: OutboundMessage) -> None:
         title, text = card_markdown(message.card)

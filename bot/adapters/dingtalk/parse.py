@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bot.adapters.dingtalk.builtin_card import action_from_ids
 from bot.adapters.dingtalk.ids import card_key_of
 from bot.core.events import (
     Attachment,
@@ -140,6 +141,28 @@ def parse_robot_message(payload: Mapping[str, Any]) -> Event:
     )
 
 
+def _card_callback(payload: Mapping[str, Any]) -> tuple[str, dict[str, str], str | None, str]:
+    """:func:`parse_card_callback`, or for a tap on the published template whose params did
+    not come back, the action and params carried by the tapped button's id (``actionIds``)."""
+    try:
+        return parse_card_callback(payload)
+    except ValueError as err:
+        raw = payload.get("content") or payload.get("value") if isinstance(payload, Mapping) \
+            else None
+        try:
+            content = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        except ValueError:
+            raise err from None
+        private = content.get("cardPrivateData") if isinstance(content, Mapping) else None
+        ids = private.get("actionIds") if isinstance(private, Mapping) else None
+        found = action_from_ids(ids) if isinstance(ids, list) else None
+        user_id = payload.get("userId")
+        if found is None or not isinstance(user_id, str) or not user_id:
+            raise
+        out_track = payload.get("outTrackId")
+        return found[0], found[1], out_track if isinstance(out_track, str) else None, user_id
+
+
 def parse_card_event(
     payload: Mapping[str, Any], *, message_id: str | None = None, discriminator: str = ""
 ) -> Event:
@@ -159,7 +182,7 @@ def parse_card_event(
     Raises:
         ValueError: Not a usable callback.
     """
-    action_id, params, out_track, user_id = parse_card_callback(payload)
+    action_id, params, out_track, user_id = _card_callback(payload)
     if message_id:
         event_id = f"card:{message_id}"
     else:

@@ -63,6 +63,7 @@ from bot.adapters.dingtalk.frames import (
     open_connection,
     robot_handler,
 )
+from bot.adapters.dingtalk.not_stored import NotStoredReply
 from bot.config.schema import DingTalkConfig
 
 log = logging.getLogger("hrbot.adapter.dingtalk")
@@ -106,7 +107,8 @@ class StreamClient(DingTalkStreamClient):
             "open_timeout": 10, "ping_interval": 20, "ping_timeout": 20, "close_timeout": 2,
             "max_size": 1_048_576, **(ws_options or {}),
         }
-        self.register_callback_handler(TOPIC_ROBOT, robot_handler(sink))
+        self.not_stored_reply = NotStoredReply(http, config.oapi_base)
+        self.register_callback_handler(TOPIC_ROBOT, robot_handler(sink, self.not_stored_reply))
         self.register_callback_handler(TOPIC_CARD, card_handler(sink))
         # Assigned, not register_all_event_handler(): that would subscribe to every event.
         self.event_handler = EventAcker()

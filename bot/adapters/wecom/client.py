@@ -11,7 +11,8 @@ once per process at ERROR with what to change in the admin console, later at DEB
 
 Sources:
     https://developer.work.weixin.qq.com/document/path/91039 (gettoken)
-    https://developer.work.weixin.qq.com/document/path/90236 (message/send)
+    https://developer.work.weixin.qq.com/document/path/90236 (message/send; invaliduser and
+        unlicenseduser: "不区分大小写，统一转为小写")
     https://developer.work.weixin.qq.com/document/path/94888 (update_template_card)
     (客户联系 calls: see :mod:`bot.adapters.wecom.external`)
 """
@@ -40,6 +41,10 @@ log = logging.getLogger("hrbot.adapter.wecom")
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # bad/expired token: refresh and retry once
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45033})  # busy, rate limit, concurrency limit
 TOKEN_MARGIN = timedelta(minutes=5)
+# gettoken refused (wrong secret or corpid, untrusted IP …): WeCom blocks an IP that keeps
+# asking with a wrong secret for an hour, so the next try waits 1 min, then 2, 4 … 30 min.
+TOKEN_BACKOFF_FIRST = timedelta(minutes=1)
+TOKEN_BACKOFF_CAP = timedelta(minutes=30)
 # Fixed only by an admin in the WeCom console; the errmsg of 60020 names the calling IP.
 SETUP_ERRORS = {
     60020: "the server's public IP is not trusted: add it to the app's 企业可信IP list "
@@ -69,11 +74,26 @@ def _install_redaction() -> None:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """message/send result; ``response_code`` only for interactive cards (72 h, single use)."""
+    """message/send result; ``response_code`` only for interactive cards (72 h, single use).
+
+    WeCom still answers ``errcode 0`` when some recipients were not reached: those outside
+    the app's visible range come back in ``invaliduser``, those without an interface licence
+    (or with an expired one) in ``unlicenseduser``, both lower-cased whatever the case sent.
+    """
 
     msgid: str
     response_code: str = ""
     invalid_users: tuple[str, ...] = ()
+    unlicensed_users: tuple[str, ...] = ()
+
+    def refusal(self, userid: str) -> str | None:
+        """Why ``userid`` did not get the message (``invaliduser``/``unlicenseduser``), if so."""
+        wanted = userid.lower()
+        if wanted in self.invalid_users:
+            return "invaliduser"
+        if wanted in self.unlicensed_users:
+            return "unlicenseduser"
+        return None
 
 
 class WeComClient(ExternalContactApi):
@@ -97,16 +117,30 @@ class WeComClient(ExternalContactApi):
         self._token = ""
         self._token_until = datetime.min.replace(tzinfo=UTC)
         self._token_lock = asyncio.Lock()
+        self.token_refusals = 0  # gettoken refusals in a row (backoff; observability)
+        self._token_retry_at = datetime.min.replace(tzinfo=UTC)
         _install_redaction()
 
     async def access_token(self) -> str:
-        """The cached token, fetched again when (nearly) expired."""
+        """The cached token, fetched again when (nearly) expired.
+
+        Raises:
+            TransientDeliveryError: gettoken was refused lately (wrong secret, untrusted
+                IP …): not asked again before the backoff ends (``retry_after``), so the
+                outbox holds its messages instead of hammering WeCom; or network trouble.
+        """
         async with self._token_lock:
             if not self._token or self.clock() >= self._token_until:
+                wait = (self._token_retry_at - self.clock()).total_seconds()
+                if wait > 0:
+                    raise TransientDeliveryError(
+                        "wecom gettoken refused lately; not asking again yet", retry_after=wait
+                    )
                 data = await self._request(
                     "GET", "/cgi-bin/gettoken",
                     params={"corpid": self.config.corp_id, "corpsecret": self.config.secret},
                 )
+                self._note_token_answer(data)
                 _raise_for(data, "gettoken")
                 if not data.get("access_token"):
                     raise PlatformError("wecom", "no token", "gettoken answered no access_token")
@@ -116,6 +150,27 @@ class WeComClient(ExternalContactApi):
                 self._token = str(data["access_token"])
                 self._token_until = self.clock() + lifetime - min(TOKEN_MARGIN, lifetime / 2)
             return self._token
+
+    def _note_token_answer(self, data: dict[str, Any]) -> None:
+        code = _errcode(data)
+        if code == 0 or code in TRANSIENT_ERRORS:
+            self.token_refusals = 0
+            return
+        self.token_refusals += 1
+        backoff = min(TOKEN_BACKOFF_CAP, TOKEN_BACKOFF_FIRST * 2 ** (self.token_refusals - 1))
+        self._token_retry_at = self.clock() + backoff
+        if code in SETUP_ERRORS:
+            _report_setup_error(code, "gettoken", str(data.get("errmsg", ""))[:200])
+        else:
+            log.error(
+                "wecom gettoken refused (errcode %s, %s in a row): check [wecom] corp_id and "
+                "secret (the app's Secret in 应用管理) and run `hrbot doctor`; next try in %d s",
+                code, self.token_refusals, backoff.total_seconds(),
+            )
+        # Retryable for the outbox: once the secret is fixed the messages still go out.
+        raise TransientDeliveryError(
+            f"wecom gettoken refused: errcode {code}", retry_after=backoff.total_seconds()
+        )
 
     async def call(
         self,
@@ -217,7 +272,7 @@ class WeComClient(ExternalContactApi):
             response_code=response_code,
         )
         data = await self.call("POST", "/cgi-bin/message/update_template_card", json=body)
-        return tuple(str(u) for u in data.get("invaliduser") or ())
+        return _user_list(data.get("invaliduser"))
 
 
 def _errcode(data: dict[str, Any]) -> int:
@@ -249,10 +304,16 @@ def _report_setup_error(code: int, what: str, errmsg: str) -> None:
     )
 
 
+def _user_list(raw: Any) -> tuple[str, ...]:
+    """Lower-cased userids from ``"a|b"`` (message/send) or ``["a"]`` (update_template_card)."""
+    items = raw.split("|") if isinstance(raw, str) else raw if isinstance(raw, list) else ()
+    return tuple(str(u).lower() for u in items if u)
+
+
 def _sent(data: dict[str, Any]) -> SentMessage:
-    invalid = str(data.get("invaliduser") or "")
     return SentMessage(
         msgid=str(data.get("msgid", "")),
         response_code=str(data.get("response_code") or ""),
-        invalid_users=tuple(u for u in invalid.split("|") if u),
+        invalid_users=_user_list(data.get("invaliduser")),
+        unlicensed_users=_user_list(data.get("unlicenseduser")),
     )

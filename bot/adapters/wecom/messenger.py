@@ -75,6 +75,13 @@ def card_markdown(card: Card) -> str:
     return raw[: MAX_MARKDOWN_BYTES - 3].decode("utf-8", "ignore") + "…"
 
 
+# What HR reads in the failed-delivery report for each way WeCom refuses a recipient.
+REFUSALS = {
+    "invaliduser": "not delivered: outside the app's visible range (可见范围)",
+    "unlicenseduser": "not delivered: no WeCom interface licence (接口许可)",
+}
+
+
 class WeComMessenger:
     """:class:`~bot.pipeline.messenger.Messenger` for WeCom app messages to members.
 
@@ -244,7 +251,7 @@ class WeComMessenger:
             await self._spend(key, target, code)
             return False
         await self._spend(key, target, code)
-        if target in invalid:
+        if target.lower() in invalid:
             raise PlatformError(PLATFORM, "invaliduser", "card update reached nobody")
         return True
 
@@ -264,8 +271,9 @@ class WeComMessenger:
         else:
             task_id = ""
             sent = await self.client.send_markdown([target], card_markdown(card))
-        if target in sent.invalid_users:
-            raise PlatformError(PLATFORM, "invaliduser", "message reached nobody")
+        refusal = sent.refusal(target)
+        if refusal is not None:
+            raise PlatformError(PLATFORM, refusal, REFUSALS[refusal])
         if card.key:
             await self._record(card.key, target, task_id, sent.response_code)
         # The picture is a message of its own and counts against the member's limit too;

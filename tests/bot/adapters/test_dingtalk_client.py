@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -84,6 +85,63 @@ async def test_401_refreshes_the_token_once(
         await client.send_group("cid", "sampleText", {"content": "x"})
     assert err.value.errcode == "InvalidAuthentication"
     assert router.routes[0].call_count == 3  # one refresh per call, not a loop
+
+
+# After an app-secret reset the new API answers HTTP 400, not 401:
+# {"code":"InvalidAuthentication","requestid":"…","message":"不合法的access_token"}
+# (as reported in https://github.com/satorijs/satori/issues/240 and
+# https://github.com/alibabacloud-sdk-php/dingtalk/pull/1; the SDK's reset_access_token()).
+INVALID_TOKEN = {"code": "InvalidAuthentication", "requestid": "30EE8654-1AA2-7D88",
+                 "message": "不合法的access_token"}
+
+
+async def test_400_invalid_authentication_refreshes_the_token_once_for_a_burst(
+    api: tuple[DingTalkClient, respx.MockRouter], caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, router = api
+    token_route = router.routes[0]
+    token_route.side_effect = [
+        httpx.Response(200, json={"accessToken": "revoked", "expireIn": 7200}),
+        httpx.Response(200, json={"accessToken": "fresh", "expireIn": 7200}),
+    ]
+
+    refused: list[str] = []
+    all_refused = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["x-acs-dingtalk-access-token"] == "revoked":
+            # Revoked mid-burst: all five are in flight with the old token before any answer.
+            refused.append(json.loads(request.content)["openConversationId"])
+            if len(refused) == 5:
+                all_refused.set()
+            await all_refused.wait()
+            return httpx.Response(400, json=INVALID_TOKEN)
+        return httpx.Response(200, json={"processQueryKey": "q"})
+
+    send = router.post("/v1.0/robot/groupMessages/send").mock(side_effect=answer)
+    await client.access_token()
+    results = await asyncio.gather(
+        *(client.send_group(f"cid{i}", "sampleText", {"content": "x"}) for i in range(5))
+    )
+    assert all(r["processQueryKey"] == "q" for r in results)
+    assert token_route.call_count == 2  # one refresh for the whole burst
+    refused = [r for r in caplog.records if "refused the access token" in r.getMessage()]
+    assert len(refused) == 1  # and one log line
+    assert send.call_count == 10  # each message refused once, then sent once: none twice
+    delivered = [json.loads(c.request.content)["openConversationId"] for c in send.calls
+                 if c.request.headers["x-acs-dingtalk-access-token"] == "fresh"]
+    assert sorted(delivered) == [f"cid{i}" for i in range(5)]
+
+
+async def test_other_400s_do_not_refresh_the_token(
+    api: tuple[DingTalkClient, respx.MockRouter],
+) -> None:
+    client, router = api
+    router.post("/v1.0/robot/groupMessages/send").respond(
+        400, json={"code": "param.invalid", "message": "bad"})
+    with pytest.raises(PlatformError):
+        await client.send_group("cid", "sampleText", {"content": "x"})
+    assert router.routes[0].call_count == 1
 
 
 async def test_bad_credentials_are_permanent(

@@ -255,3 +255,70 @@ async def test_forged_message_through_the_server_stores_nothing(
                                      headers=headers)
         assert response.status == 403
     assert await db.all_rows(demo, Inbox) == []
+
+
+# Both HTTP-mode signatures cover only the timestamp (receive-message: sign =
+# HMAC(timestamp + "\n" + appSecret); event-callback-card: x-ddpaas-signature =
+# HMAC(timestamp)), so a captured pair is valid with any body for an hour: it is
+# remembered with its body, in the database every replica shares.
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
+async def test_a_replayed_signature_with_another_body_is_refused_by_every_replica(
+    session_factory: SessionFactory,
+) -> None:
+    from bot.serve.callback_signatures import signature_guard
+
+    clock = at_ms(VECTOR_TS)
+    replicas = [DingTalkHttpAdapter(config(), clock,
+                                    replay_guard=signature_guard(session_factory, "dingtalk",
+                                                                 clock))
+                for _ in range(2)]
+    signed = {"timestamp": VECTOR_TS, "sign": VECTOR_SIGN}
+    first = await replicas[0].handle_http(request("/dingtalk/callback", VECTOR_BODY, **signed))
+    assert first.response.status == 200 and first.events
+    # DingTalk's retry of the same request, on the other replica: still accepted.
+    retry = await replicas[1].handle_http(request("/dingtalk/callback", VECTOR_BODY, **signed))
+    assert retry.response.status == 200
+    forged = json.dumps({**VECTOR["body_example"], "msgId": "forged",
+                         "text": {"content": "撤回 1 无"}}, ensure_ascii=False).encode()
+    for replica in replicas:
+        replayed = await replica.handle_http(request("/dingtalk/callback", forged, **signed))
+        assert replayed.response.status == 403 and replayed.events == ()
+    card_body = json.dumps(CALLBACKS["http_or_stream_callback_body"]).encode()
+    card_headers = {"x-ddpaas-signature-timestamp": VECTOR_TS,
+                    "x-ddpaas-signature": card_sign(VECTOR_TS, VECTOR_SECRET)}
+    card = await replicas[0].handle_http(
+        request("/dingtalk/callback/card", card_body, **card_headers))
+    assert card.response.status == 200
+    other_card = await replicas[1].handle_http(
+        request("/dingtalk/callback/card", card_body.replace(b"accept", b"reject"),
+                **card_headers))
+    assert other_card.response.status == 403
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
+async def test_old_signatures_are_forgotten_once_stale(session_factory: SessionFactory) -> None:
+    from bot.serve.callback_signatures import signature_guard
+    from storage.models import CallbackSignature
+
+    clock = at_ms(VECTOR_TS)
+    adapter = DingTalkHttpAdapter(config(), clock,
+                                  replay_guard=signature_guard(session_factory, "dingtalk", clock))
+    signed = {"timestamp": VECTOR_TS, "sign": VECTOR_SIGN}
+    await adapter.handle_http(request("/dingtalk/callback", VECTOR_BODY, **signed))
+    clock.advance(hours=2)
+    later = str(int(clock().timestamp() * 1000))
+    fresh = await adapter.handle_http(request(
+        "/dingtalk/callback", VECTOR_BODY, timestamp=later, sign=robot_sign(later, VECTOR_SECRET)))
+    assert fresh.response.status == 200
+    rows = await db.all_rows(session_factory, CallbackSignature)
+    assert len(rows) == 1  # the first, expired an hour ago, was removed
+
+
+async def test_an_unreachable_database_asks_dingtalk_to_retry() -> None:
+    async def down(signature: str, digest: str, expires: datetime) -> bool:
+        raise OSError("database unreachable")
+
+    adapter = DingTalkHttpAdapter(config(), at_ms(VECTOR_TS), replay_guard=down)
+    inbound = await adapter.handle_http(
+        request("/dingtalk/callback", VECTOR_BODY, timestamp=VECTOR_TS, sign=VECTOR_SIGN))
+    assert inbound.response.status == 503 and inbound.events == ()

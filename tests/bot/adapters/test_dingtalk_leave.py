@@ -156,3 +156,27 @@ async def test_a_platform_failure_is_retried_next_time(
         job = JobContext(session=session, now=clock.now, settings=Settings())
         assert await sync(job) == 0
     assert await db.all_rows(demo, AwayPeriod) == []
+
+
+# Old-style oapi errcodes for a token that is no longer valid: 40014 不合法的access_token,
+# 42001 access_token 超时 (https://open.dingtalk.com/document/orgapp/server-api-error-codes-1),
+# 88 不合法的access_token as some oapi endpoints say it
+# (https://github.com/007gzs/dingtalk-sdk/issues/52).
+@pytest.mark.parametrize("errcode", [40014, 42001, 88])
+async def test_invalid_token_errcodes_refresh_the_token_and_retry_once(
+    client: tuple[DingTalkClient, respx.MockRouter], errcode: int
+) -> None:
+    dingtalk, router = client
+    token_route = router.routes[0]
+    token_route.side_effect = [
+        httpx.Response(200, json={"accessToken": "old", "expireIn": 7200}),
+        httpx.Response(200, json={"accessToken": "new", "expireIn": 7200}),
+    ]
+    route = router.post(f"{OAPI}{LEAVE_STATUS_PATH}").mock(side_effect=[
+        httpx.Response(200, json={"errcode": errcode, "errmsg": "不合法的access_token"}),
+        httpx.Response(200, json=page([("u1", START, END)], more=False)),
+    ])
+    spans = await fetch_leave_status(dingtalk, ["u1"], START, END)
+    assert spans == [LeaveSpan("u1", START, END)]
+    assert [c.request.url.params["access_token"] for c in route.calls] == ["old", "new"]
+    assert token_route.call_count == 2

@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from bot.adapters.dingtalk.assemble import assemble
+from bot.adapters.dingtalk.card_callbacks import card_route_key
 from bot.adapters.dingtalk.client import DingTalkClient
 from bot.adapters.dingtalk.ids import card_key_of, out_track_id
 from bot.adapters.dingtalk.messenger import DingTalkMessenger
@@ -207,7 +208,8 @@ async def test_assemble_picks_the_transport(mode: str, clock: FakeClock) -> None
         parts = assemble(config, sink=sink, http=http, clock=clock)
     assert (parts.stream is not None) == (mode == "stream")
     assert (parts.http_adapter is not None) == (mode == "http")
-    assert parts.messenger.callback_route_key == ("hrbot" if mode == "http" else None)
+    assert parts.messenger.callback_route_key == (
+        card_route_key("key") if mode == "http" else None)
 
 
 async def test_a_space_that_refused_the_card_gets_it_on_the_retry(api: Api) -> None:

@@ -70,7 +70,9 @@ class FakeGateway:
         self.fail_opens = 0
         self.open_delay = 0.0  # seconds the registration answer takes
         self.conns: asyncio.Queue[Conn] = asyncio.Queue()
+        self.replies: list[dict[str, Any]] = []  # bodies posted to a sessionWebhook
         app = web.Application()
+        app.router.add_post("/robot/sendBySession", self._session_webhook)
         app.router.add_post("/v1.0/gateway/connections/open", self._open)
         app.router.add_get("/connect", self._connect)
         self.server = TestServer(app, host="127.0.0.1", port=0)
@@ -88,6 +90,10 @@ class FakeGateway:
         ticket = f"ticket {len(self.opens)}+/="  # must survive URL encoding
         endpoint = f"ws://127.0.0.1:{self.server.port}/connect"
         return web.json_response({"endpoint": endpoint, "ticket": ticket})
+
+    async def _session_webhook(self, request: web.Request) -> web.Response:
+        self.replies.append(await request.json())
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     async def _connect(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -324,6 +330,41 @@ async def test_event_not_stored_is_not_acked(
         assert (await conn.ack())["headers"]["messageId"] == "after"
         await asyncio.sleep(0.05)
         assert conn.received.empty()
+    finally:
+        await stream.stop()
+
+
+# Robot messages are not pushed again when unacked (developerpedia
+# docs/learn/stream/protocol.md FAQ), so the sender is answered through the frame's
+# sessionWebhook (body as dingtalk-stream chatbot.py reply_text: msgtype text + at).
+@pytest.mark.parametrize("expired", [False, True])
+async def test_message_not_stored_gets_a_busy_reply_quoting_it(
+    gateway: FakeGateway, http: httpx.AsyncClient, expired: bool
+) -> None:
+    replies = gateway.replies
+    sink = Sink()
+    sink.fail = True
+    config = DingTalkConfig(app_key="cid", app_secret="csecret", robot_code="robot",
+                            api_base=gateway.base, oapi_base=gateway.base)
+    stream = DingTalkStream(config, sink, http=http, local_ip_address="192.0.2.2",
+                            rng=lambda: 0.0, ws_options={"proxy": None}, backoff_base=0.01)
+    expires = int(time.time() * 1000) + (-1000 if expired else 5_400_000)
+    stream.start()
+    try:
+        conn = await gateway.next_conn()
+        await conn.push(robot_frame(
+            "busy", msgtype="text", text={"content": " " + REFER}, senderStaffId="042297",
+            sessionWebhook=f"{gateway.base}/robot/sendBySession?session=s1",
+            sessionWebhookExpiredTime=expires))
+        await until(lambda: stream.in_flight == 0 and stream.frames == 1)
+        if expired:  # nobody left to tell: only the log says it
+            assert replies == [] and stream.client.not_stored_reply.sent == 0
+            return
+        [reply] = replies
+        assert reply["msgtype"] == "text" and reply["at"] == {"atUserIds": ["042297"]}
+        assert reply["text"]["content"].startswith("系统繁忙")
+        assert REFER in reply["text"]["content"]  # what they typed is not lost
+        assert stream.client.not_stored_reply.sent == 1
     finally:
         await stream.stop()
 

@@ -1,5 +1,6 @@
-"""Sending a file a platform holds: DingTalk turns the downloadCode into a link, WeCom sends the
-media id as a file message; a file from the other platform is refused, not garbled."""
+"""Sending a file a platform holds: DingTalk uploads it again as media and sends a file
+message, WeCom sends the media id as a file message; a file from the other platform is
+refused, not garbled."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.messenger import WeComMessenger
 from bot.config.schema import DingTalkConfig
 from bot.core.errors import PlatformError
-from bot.pipeline.messenger import OutboundMessage
+from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
 from bot.serve.stores import DatabaseStores
 from cards.models import Card
 from storage.db import SessionFactory
@@ -27,6 +28,7 @@ from tests.bot.adapters.test_wecom_client import CONFIG as WECOM_CONFIG
 from tests.bot.adapters.test_wecom_client import GETTOKEN, SEND_OK
 
 DINGTALK_API = "https://api.dingtalk.com"
+DINGTALK_OAPI = "https://oapi.dingtalk.com"
 INTRO = Card(title="推荐 #7 的附件 · 张三简历.pdf", body="请勿转发。")
 URL = "https://download.example.com/f?sig=abc"
 
@@ -56,18 +58,45 @@ def body_of(router: respx.MockRouter, path: str) -> dict:
     return json.loads(call.request.content)
 
 
-async def test_dingtalk_file_becomes_a_download_link(
+# Received files: POST /v1.0/robot/messageFiles/download {robotCode, downloadCode} → a
+# short-lived downloadUrl (https://open.dingtalk.com/document/orgapp/download-the-file-content-
+# of-the-robot-receiving-message); re-uploaded with oapi /media/upload?type=file
+# (https://open.dingtalk.com/document/orgapp/upload-media-files, answer {errcode, media_id})
+# and sent as sampleFile {mediaId, fileName, fileType} (robot message types, see
+# tests/data/platforms/dingtalk_robot_send.json).
+async def test_dingtalk_file_is_uploaded_again_and_sent_as_a_file_message(
     dingtalk: tuple[DingTalkMessenger, respx.MockRouter]
 ) -> None:
     messenger, router = dingtalk
+    router.get(URL).respond(content=b"%PDF-1.4 resume")
+    upload = router.post(f"{DINGTALK_OAPI}/media/upload").respond(
+        json={"errcode": 0, "errmsg": "ok", "type": "file", "media_id": "@lAz-FILE",
+              "created_at": 1700000000000})
     await messenger.deliver(file_message("dingtalk", "dt_li", "DLCODE-1"))
     assert body_of(router, "/v1.0/robot/messageFiles/download") == {
         "robotCode": "robot", "downloadCode": "DLCODE-1"}
-    sent = body_of(router, "/v1.0/robot/oToMessages/batchSend")
-    assert sent["userIds"] == ["dt_li"] and sent["msgKey"] == "sampleMarkdown"
-    param = json.loads(sent["msgParam"])
-    assert param["title"] == INTRO.title
-    assert param["text"].endswith(f"[张三简历.pdf]({URL})")
+    [call] = upload.calls
+    assert call.request.url.params["type"] == "file"
+    assert b"%PDF-1.4 resume" in call.request.content
+    sends = [json.loads(c.request.content) for c in router.calls
+             if c.request.url.path == "/v1.0/robot/oToMessages/batchSend"]
+    assert [s["msgKey"] for s in sends] == ["sampleMarkdown", "sampleFile"]
+    assert json.loads(sends[0]["msgParam"])["title"] == INTRO.title
+    assert URL not in sends[0]["msgParam"]  # no link that would expire
+    assert json.loads(sends[1]["msgParam"]) == {
+        "mediaId": "@lAz-FILE", "fileName": "张三简历.pdf", "fileType": "pdf"}
+
+
+async def test_dingtalk_file_upload_failure_sends_nothing(
+    dingtalk: tuple[DingTalkMessenger, respx.MockRouter]
+) -> None:
+    messenger, router = dingtalk
+    router.get(URL).respond(content=b"x")
+    router.post(f"{DINGTALK_OAPI}/media/upload").respond(503)
+    with pytest.raises(TransientDeliveryError):
+        await messenger.deliver(file_message("dingtalk", "dt_li", "DLCODE-1"))
+    assert not [c for c in router.calls
+                if c.request.url.path == "/v1.0/robot/oToMessages/batchSend"]
 
 
 async def test_dingtalk_refuses_a_wecom_file(

@@ -188,12 +188,43 @@ async def test_non_json_and_4xx_are_platform_errors(api: Api) -> None:
             await api.client.send_text(["zhangjl"], "hi")
 
 
-async def test_bad_secret_on_gettoken_is_a_platform_error(api: Api) -> None:
+# gettoken with a wrong secret answers errcode 40001 (https://developer.work.weixin.qq.com/
+# document/path/91039 and the global error codes page); an IP that keeps asking with a wrong
+# secret is blocked for an hour, so refusals back off 1, 2, 4 … 30 minutes.
+async def test_refused_gettoken_backs_off_and_messages_wait(
+    api: Api, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     api.token.respond(json={"errcode": 40001, "errmsg": "invalid credential"})
-    with pytest.raises(PlatformError) as caught:
+    send = api.router.post("/cgi-bin/message/send").respond(json=SEND_OK)
+    with (caplog.at_level(logging.ERROR, "hrbot.adapter.wecom"),
+          pytest.raises(TransientDeliveryError) as caught):
         await api.client.send_text(["zhangjl"], "hi")
-    assert caught.value.errcode == 40001
-    assert api.token.call_count == 1  # no hammering: a wrong secret blocks the IP
+    assert caught.value.retry_after == 60  # retryable: the message waits for the fix
+    assert "hrbot doctor" in caplog.text and SECRET not in caplog.text
+    for _ in range(5):  # a burst of sends within the minute asks WeCom nothing
+        with pytest.raises(TransientDeliveryError) as caught:
+            await api.client.send_text(["zhangjl"], "hi")
+        assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 60
+    assert api.token.call_count == 1
+    waits = []
+    for _ in range(7):
+        clock.advance(seconds=caught.value.retry_after or 0)
+        with pytest.raises(TransientDeliveryError) as caught:
+            await api.client.send_text(["zhangjl"], "hi")
+        waits.append(caught.value.retry_after)
+    assert waits == [120, 240, 480, 960, 1800, 1800, 1800]  # capped at 30 minutes
+    assert api.token.call_count == 8 and send.call_count == 0
+    api.token.respond(json=GETTOKEN["response"])  # the secret was fixed
+    clock.advance(seconds=1800)
+    assert (await api.client.send_text(["zhangjl"], "hi")).msgid == "xxxx"
+    assert api.client.token_refusals == 0
+
+
+async def test_gettoken_network_trouble_is_not_a_refusal(api: Api) -> None:
+    api.token.mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(TransientDeliveryError) as caught:
+        await api.client.send_text(["zhangjl"], "hi")
+    assert caught.value.retry_after is None and api.client.token_refusals == 0
 
 
 async def test_token_and_secret_stay_out_of_logs(
@@ -378,3 +409,35 @@ async def test_group_targets_and_invalid_users_are_permanent(
     api.router.post("/cgi-bin/message/send").respond(json={**SEND_OK, "invaliduser": "lihr"})
     with pytest.raises(PlatformError):
         await messenger.deliver(message(CARD, n=8))
+
+
+# message/send (https://developer.work.weixin.qq.com/document/path/90236): recipients outside
+# the visible range come back in invaliduser, those without an interface licence in
+# unlicenseduser; "返回包中的userid，不区分大小写，统一转为小写".
+@pytest.mark.parametrize(
+    ("answer", "errcode"),
+    [
+        ({"invaliduser": "lihr", "unlicenseduser": ""}, "invaliduser"),
+        ({"invaliduser": "", "unlicenseduser": "someone|lihr"}, "unlicenseduser"),
+    ],
+)
+async def test_mixed_case_recipient_refused_by_wecom_is_not_counted_as_delivered(
+    api: Api, messenger: WeComMessenger, answer: dict[str, str], errcode: str
+) -> None:
+    send = api.router.post("/cgi-bin/message/send").respond(json={**SEND_OK, **answer})
+    with pytest.raises(PlatformError) as caught:
+        await messenger.deliver(message(CARD, target="LiHR", n=9))
+    assert caught.value.errcode == errcode
+    assert ("可见范围" if errcode == "invaliduser" else "接口许可") in str(caught.value)
+    assert sent_json(send)["touser"] == "LiHR"
+
+
+async def test_other_unlicensed_users_do_not_fail_this_recipient(
+    api: Api, messenger: WeComMessenger
+) -> None:
+    api.router.post("/cgi-bin/message/send").respond(
+        json={**SEND_OK, "invaliduser": "", "unlicenseduser": "userid3|userid4"}
+    )
+    await messenger.deliver(message(CARD, target="LiHR", n=10))
+    sent = await api.client.send_text(["USERID3"], "x")
+    assert sent.refusal("USERID3") == "unlicenseduser" and sent.refusal("LiHR") is None

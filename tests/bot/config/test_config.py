@@ -278,12 +278,18 @@ def test_bad_values_give_one_exact_line(tmp_path, text, expected):
 @pytest.mark.parametrize(("text", "expected"), [
     (WECOM.replace('corp_id = "ww123"\n', ""), "config error: wecom.corp_id: required"),
     (WECOM.replace("agent_id = 1000002\n", ""), "config error: wecom.agent_id: required"),
-    (DINGTALK.replace('card_template_id = "tpl.schema"\n', ""),
-     "config error: dingtalk.card_template_id: required"),
+    (DINGTALK.replace('robot_code = "dingrobot"\n', ""),
+     "config error: dingtalk.robot_code: required"),
     ("[dingtalk]\n", "config error: dingtalk.app_key: required"),
 ])
 def test_missing_required_platform_key_is_named(tmp_path, text, expected):
     assert error_of(tmp_path, text) == expected
+
+
+def test_card_template_may_be_left_out_for_the_published_one(tmp_path):
+    text = DINGTALK.replace('card_template_id = "tpl.schema"\n', "")
+    config = load_config(write(tmp_path, text), env={})
+    assert config.dingtalk is not None and config.dingtalk.card_template_id == ""
 
 
 def test_empty_env_secret_counts_as_missing(tmp_path):
