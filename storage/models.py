@@ -209,6 +209,7 @@ class DueItem(SQLModel, table=True):
     kind: str
     subject: str = Field(index=True)
     referral_id: int | None = Field(default=None, foreign_key="referral.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     due_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     attempts: int = 0
@@ -415,6 +416,7 @@ class RecallDelivery(SQLModel, table=True):
 
 # Insight tables (statistics, talent pool, bonuses) live in their own module; importing it here
 # puts them on the same metadata for create_all and the migration check.
+import storage.case_models  # noqa: E402
 import storage.insight_models  # noqa: E402,F401
 
 # Kinds of CalendarDay rows (see handlers/sla/workcal.py for what each means).
