@@ -10,8 +10,9 @@ from handlers.transfer import commands
 from handlers.transfer.definition import TRANSFER
 from handlers.transfer.jobs import DUE_HANDLERS
 from handlers.workflow.routes import (
-    cancel_for_leavers,
     due_handlers,
+    find_leavers,
+    leaver_handler,
     typed_inputs,
     workflow_router,
 )
@@ -19,7 +20,7 @@ from handlers.workflow.routes import (
 capability = Capability(
     name="transfer",
     router=Router("transfer.all").include(commands.router, workflow_router(TRANSFER)),
-    due_handlers={**due_handlers(TRANSFER), **DUE_HANDLERS},
-    recurring=(cancel_for_leavers(TRANSFER, "cancel"),),
+    due_handlers={**due_handlers(TRANSFER), **leaver_handler(TRANSFER, "cancel"), **DUE_HANDLERS},
+    recurring=(find_leavers(TRANSFER),),
     typed_inputs={**typed_inputs(TRANSFER), "transfer.extend_date": commands.answer_extend_date},
 )

@@ -19,6 +19,7 @@ from handlers.workflow.resolvers import has_role_over, target_store_manager
 from handlers.workflow.routes import load_case, run_action, show_case, show_cases
 from storage.case_models import Case
 from storage.models import PendingInput
+from storage.repo.cases import list_open_cases
 from storage.repo.conversations import clear_pending_input, set_pending_input
 from storage.repo.people import get_person
 
@@ -63,7 +64,10 @@ async def _ending_case(ctx: Context) -> tuple[Case, CaseAction]:
             or has_role_over(ctx.person, "hr_lead", case.org_path)
             or (manager is not None and manager.id == ctx.person.id)):
         raise UserFacingError("case_forbidden", {"wf": TRANSFER.name, "case_id": case.id})
-    if case.state != "in_effect" or case.version != act.version:
+    follow_up = await list_open_cases(session=ctx.session, workflow=TRANSFER.name,
+                                      open_states=TRANSFER.open_states,
+                                      subject_person_id=case.subject_person_id)
+    if case.state != "in_effect" or case.version != act.version or follow_up:
         raise refuse("ending_handled", None, case_id=case.id)
     return case, act
 

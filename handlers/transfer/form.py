@@ -40,12 +40,13 @@ class Application:
 
     @property
     def missing(self) -> list[str]:
-        wanted = (("person", self.person), ("org", self.org), ("date", self.dates),
+        dates = self.dates or self.bad_dates
+        wanted = (("person", self.person), ("org", self.org), ("date", dates),
                   ("reason", self.reason))
         return [name for name, value in wanted if not value]
 
 
-def parse_application(text: str, year: int, orgs: set[str]) -> Application:
+def parse_application(text: str, year: int) -> Application:
     """Split a line into person, target org, effective [and end] date, and reason."""
     app = Application(text=text)
     rest: list[str] = []
@@ -61,7 +62,7 @@ def parse_application(text: str, year: int, orgs: set[str]) -> Application:
             continue
         elif not app.person:
             app.person = token
-        elif not app.org and (token in orgs or "/" in token or _short_org(token, orgs)):
+        elif not app.org:
             app.org = token
         else:
             rest.append(token)
@@ -116,9 +117,9 @@ async def resolve_subject(ctx: Context, app: Application) -> Person:
         return ctx.person
     people = await find_people_by_name(session=ctx.session, name=app.person)
     if not people:
-        raise refuse("unknown_person", app, name=app.person)
+        raise refuse("unknown_person", app, person=app.person)
     if len(people) > 1:
-        raise refuse("ambiguous_person", app, name=app.person,
+        raise refuse("ambiguous_person", app, person=app.person,
                      options=[f"{p.name}（{p.org_path}）" for p in people])
     return people[0]
 
@@ -156,7 +157,7 @@ async def open_transfer(
                                        open_states=TRANSFER.open_states,
                                        subject_person_id=subject.id)
     if open_cases:
-        raise refuse("already_open", app, name=subject.name, case_id=open_cases[0].id)
+        raise refuse("already_open", app, person=subject.name, case_id=open_cases[0].id)
     data = {
         "kind": kind, "from_org": subject.org_path, "to_org": to_org,
         "home_org": home_org or subject.org_path, "effective": effective.isoformat(),
@@ -172,14 +173,14 @@ async def open_transfer(
 async def apply_transfer(ctx: Context, text: str) -> None:
     """The whole `调岗 …` line: parse, check each rule in turn, open the case."""
     orgs = await known_orgs(ctx)
-    app = parse_application(text, ctx.now.astimezone(ctx.settings.tz).year, orgs)
+    app = parse_application(text, ctx.now.astimezone(ctx.settings.tz).year)
     if app.missing:
         raise UserFacingError("transfer_usage", {"missing": app.missing, "typed": text})
     subject = await resolve_subject(ctx, app)
     if not subject.active:
-        raise refuse("inactive_person", app, name=subject.name)
+        raise refuse("inactive_person", app, person=subject.name)
     if not may_apply_for(ctx.person, subject, await lead_chain(ctx, subject)):
-        raise refuse("out_of_scope", app, name=subject.name)
+        raise refuse("out_of_scope", app, person=subject.name)
     to_org = app.org if app.org in orgs else _short_org(app.org, orgs)
     if to_org is None:
         raise refuse("unknown_org", app, value=app.org)

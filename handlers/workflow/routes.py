@@ -13,10 +13,12 @@ from handlers.workflow.actions import CaseAction
 from handlers.workflow.cards import announce, case_view, reply_stale, send_task, timeline
 from handlers.workflow.definition import Workflow
 from handlers.workflow.engine import NeedsInput, StaleCase, apply_action, involved
+from handlers.workflow.schedule import case_subject
 from storage.case_models import Case
 from storage.models import DueItem, PendingInput
 from storage.repo.cases import get_case, list_cases_about, list_open_cases
 from storage.repo.conversations import clear_pending_input, set_pending_input
+from storage.repo.due import schedule_once
 from storage.repo.people import get_person
 
 CANCEL_WORDS = {"取消", "cancel", "算了"}
@@ -115,8 +117,12 @@ def due_handlers(wf: Workflow) -> dict[str, DueHandler]:
     return {f"{wf.name}.remind": remind, f"{wf.name}.escalate": escalate}
 
 
-def cancel_for_leavers(wf: Workflow, action: str) -> RecurringJob:
-    """A clock check: open cases about someone who left end by ``action`` (system)."""
+def find_leavers(wf: Workflow) -> RecurringJob:
+    """A clock check: an open case about someone who left gets a due item that closes it.
+
+    Recurring checks only schedule; the due item does the work (and its sends) in its own
+    transaction, once however many replicas noticed.
+    """
 
     async def check(ctx: JobContext) -> int:
         count = 0
@@ -125,12 +131,25 @@ def cancel_for_leavers(wf: Workflow, action: str) -> RecurringJob:
             person = await get_person(session=ctx.session, person_id=case.subject_person_id)
             if person is not None and person.active:
                 continue
-            moved = await apply_action(ctx, wf, case, action, version=case.version)
-            await announce(ctx, wf, moved)
-            count += 1
+            count += await schedule_once(
+                session=ctx.session, dedupe_key=f"{wf.name}.left:{case.id}:{case.version}",
+                kind=f"{wf.name}.left", subject=case_subject(case.id or 0), due_at=ctx.now,
+                payload={"case_id": case.id, "version": case.version}, now=ctx.now)
         return count
 
     return check
+
+
+def leaver_handler(wf: Workflow, action: str) -> dict[str, DueHandler]:
+    """The due item of ``find_leavers``: the case ends by ``action`` (the system acts)."""
+
+    async def close(ctx: JobContext, item: DueItem) -> None:
+        case = await get_case(session=ctx.session, case_id=int(item.payload.get("case_id", 0)))
+        if case is None or case.version != item.payload.get("version"):
+            return
+        await announce(ctx, wf, await apply_action(ctx, wf, case, action, version=case.version))
+
+    return {f"{wf.name}.left": close}
 
 
 async def show_cases(ctx: Context, wf: Workflow) -> None:
@@ -152,5 +171,13 @@ async def show_case(ctx: Context, wf: Workflow, case_id: int) -> None:
         await send_task(ctx, wf, case, ctx.person)
 
 
-__all__ = ["cancel_for_leavers", "due_handlers", "run_action", "show_case",
-           "show_cases", "typed_inputs", "workflow_router"]
+__all__ = [
+    "due_handlers",
+    "find_leavers",
+    "leaver_handler",
+    "run_action",
+    "show_case",
+    "show_cases",
+    "typed_inputs",
+    "workflow_router",
+]

@@ -36,7 +36,7 @@ async def move_case(
     and changes nothing. Steps that keep the state (co-signing) still bump the version, so
     two taps on one card never both count.
     """
-    result = await session.execute(
+    result = await session.exec(  # type: ignore[call-overload]
         update(Case)
         .where(
             col(Case.id) == case_id,
@@ -46,7 +46,7 @@ async def move_case(
         .values(version=expected_version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)
 
 
 async def add_case_event(*, session: AsyncSession, event: CaseEvent) -> CaseEvent:
