@@ -39,7 +39,7 @@ async def transfer(ctx: Context) -> None:
     elif words[0].lstrip("#").isdigit() and len(words) == 1:
         await show_case(ctx, TRANSFER, int(words[0].lstrip("#")))
     elif words[0] in _HELP:
-        ctx.reply("transfer_usage", missing=[], typed="")
+        ctx.reply("transfer/usage", missing=[], typed="")
     elif words[0].lower() in _WITHDRAW:
         await _withdraw(ctx, words[1:])
     else:
@@ -48,7 +48,7 @@ async def transfer(ctx: Context) -> None:
 
 async def _withdraw(ctx: Context, words: list[str]) -> None:
     if not words or not words[0].lstrip("#").isdigit():
-        raise UserFacingError("transfer_usage", {"missing": ["case"], "typed": " ".join(words)})
+        raise UserFacingError("transfer/usage", {"missing": ["case"], "typed": " ".join(words)})
     case = await load_case(ctx, TRANSFER, int(words[0].lstrip("#")))
     await run_action(ctx, TRANSFER, case.id or 0, "withdraw", case.version,
                      note=" ".join(words[1:]))
@@ -63,7 +63,7 @@ async def _ending_case(ctx: Context) -> tuple[Case, CaseAction]:
     if not (has_role_over(ctx.person, "hr", case.org_path)
             or has_role_over(ctx.person, "hr_lead", case.org_path)
             or (manager is not None and manager.id == ctx.person.id)):
-        raise UserFacingError("case_forbidden", {"wf": TRANSFER.name, "case_id": case.id})
+        raise UserFacingError("workflow/forbidden", {"wf": TRANSFER.name, "case_id": case.id})
     follow_up = await list_open_cases(session=ctx.session, workflow=TRANSFER.name,
                                       open_states=TRANSFER.open_states,
                                       subject_person_id=case.subject_person_id)
@@ -92,7 +92,7 @@ async def tap_extend(ctx: Context) -> None:
     await set_pending_input(session=ctx.session, person_id=ctx.person.id or 0,
                             action="transfer.extend_date",
                             params={"case": str(case.id), "v": str(act.version)}, now=ctx.now)
-    ctx.reply("transfer_extend_prompt", wf=TRANSFER.name, c=await case_view(ctx, TRANSFER, case))
+    ctx.reply("transfer/extend_prompt", wf=TRANSFER.name, c=await case_view(ctx, TRANSFER, case))
 
 
 async def answer_extend_date(ctx: Context, pending: PendingInput) -> None:
@@ -100,7 +100,7 @@ async def answer_extend_date(ctx: Context, pending: PendingInput) -> None:
     text = normalize_text(ctx.event.text or "")
     await clear_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
     if text in {"取消", "cancel", "算了"}:
-        ctx.reply("case_input_cancelled", wf=TRANSFER.name, action="extend")
+        ctx.reply("workflow/input_cancelled", wf=TRANSFER.name, action="extend")
         return
     case = await load_case(ctx, TRANSFER, int(pending.params.get("case", "0")))
     match = _DATE.match(text)

@@ -12,7 +12,7 @@ from handlers.workflow.definition import Notice, Step, Workflow, transition
 
 _STEPS = ("dept_review", "hr_approval", "leader_signoff")
 _OPEN = {*_STEPS, "approved"}
-_TOLD = (Notice("subject", "case_notice"), Notice("applicant", "case_notice"))
+_TOLD = (Notice("subject", "workflow/notice"), Notice("applicant", "workflow/notice"))
 
 TRANSFER = Workflow(
     name="transfer",
@@ -32,16 +32,16 @@ TRANSFER = Workflow(
             transition("hr_approve", {"hr_approval"}, "leader_signoff", {"assignee"},
                        style="primary", notify=_TOLD),
             transition("sign", {"leader_signoff"}, "approved", {"assignee"}, style="primary",
-                       notify=(*_TOLD, Notice("target_store_manager", "case_notice"))),
+                       notify=(*_TOLD, Notice("target_store_manager", "workflow/notice"))),
             transition("reject", set(_STEPS), "rejected", {"assignee"}, requires="reason",
                        style="danger", notify=_TOLD),
             transition("withdraw", _OPEN, "withdrawn", {"applicant", "subject"},
                        requires="reason", button=False, notify=_TOLD),
             transition("take_effect", {"approved"}, "in_effect", {"system"}, button=False,
-                       notify=(*_TOLD, Notice("target_store_manager", "transfer_arrived"))),
+                       notify=(*_TOLD, Notice("target_store_manager", "transfer/arrived"))),
             transition("end", {"in_effect"}, "ended", {"system"}, button=False),
             transition("cancel", _OPEN, "cancelled", {"system"}, button=False,
-                       notify=(Notice("applicant", "case_notice"),)),
+                       notify=(Notice("applicant", "workflow/notice"),)),
         )
     },
     on_enter={"approved": effects.schedule_effective, "in_effect": effects.take_effect},

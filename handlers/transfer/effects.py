@@ -83,7 +83,7 @@ async def close_ending_cards(ctx: Context, wf: Workflow, case: Case, choice: str
     """Whoever chose, the 延期/返回总部 card of everyone asked loses its buttons."""
     view = await case_view(ctx, wf, case)
     for person in await ending_recipients(ctx, case):
-        card = ctx.card("transfer_ending_done", key=ending_key(case), wf=wf.name, c=view,
+        card = ctx.card("transfer/ending_done", key=ending_key(case), wf=wf.name, c=view,
                         choice=choice, by=ctx.person.name, at=ctx.now)
         ctx.outgoing.append(Outgoing(card=card, to_person=person, update=True))
 
@@ -95,5 +95,5 @@ def ending_key(case: Case) -> str:
 async def remind_ending(ctx: JobContext, wf: Workflow, case: Case) -> None:
     view = await case_view(ctx, wf, case)
     for person in await ending_recipients(ctx, case):
-        ctx.notify(person, "transfer_ending", key=ending_key(case),
+        ctx.notify(person, "transfer/ending", key=ending_key(case),
                    wf="transfer", c=view, buttons=ending_buttons(case))

@@ -108,7 +108,7 @@ async def lead_chain(ctx: Context, person: Person) -> list[int]:
 
 
 def refuse(why: str, app: Application | None = None, **more: object) -> UserFacingError:
-    return UserFacingError("transfer_refused", {"why": why, "typed": app.text if app else "",
+    return UserFacingError("transfer/refused", {"why": why, "typed": app.text if app else "",
                                                 **more})
 
 
@@ -166,7 +166,7 @@ async def open_transfer(
     moved = await start_case(ctx, TRANSFER, subject_person=subject, org_path=subject.org_path,
                              data=data, note=reason)
     await announce(ctx, TRANSFER, moved)
-    ctx.reply("transfer_submitted", wf=TRANSFER.name, c=await case_view(ctx, TRANSFER,
+    ctx.reply("transfer/submitted", wf=TRANSFER.name, c=await case_view(ctx, TRANSFER,
                                                                          moved.case))
 
 
@@ -175,7 +175,7 @@ async def apply_transfer(ctx: Context, text: str) -> None:
     orgs = await known_orgs(ctx)
     app = parse_application(text, ctx.now.astimezone(ctx.settings.tz).year)
     if app.missing:
-        raise UserFacingError("transfer_usage", {"missing": app.missing, "typed": text})
+        raise UserFacingError("transfer/usage", {"missing": app.missing, "typed": text})
     subject = await resolve_subject(ctx, app)
     if not subject.active:
         raise refuse("inactive_person", app, person=subject.name)

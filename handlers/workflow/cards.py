@@ -1,6 +1,7 @@
 """What people see of a case: the view templates read, task buttons, and who is told what.
 
-Every template gets ``wf`` (the workflow's name; its labels live in ``_wf_<name>.j2``) and
+Every template gets ``wf`` (the workflow's name; its labels live in
+``<name>/_labels.j2``) and
 ``c`` (the case view), so one set of generic templates serves every workflow.
 """
 
@@ -94,7 +95,7 @@ async def announce(ctx: Context | JobContext, wf: Workflow, moved: Moved) -> Non
     if moved.from_state in wf.steps and moved.from_assignee_id is not None:
         holder = await get_person(session=ctx.session, person_id=moved.from_assignee_id)
         if holder is not None:
-            card = ctx.card("case_done", key=case_card_key(case.id or 0, moved.from_state),
+            card = ctx.card("workflow/done", key=case_card_key(case.id or 0, moved.from_state),
                             wf=wf.name, c=view, step=moved.from_state, o=outcome)
             ctx.outgoing.append(Outgoing(card=card, to_person=holder, update=True))
     if moved.assignee is not None:
@@ -116,7 +117,7 @@ async def reply_stale(ctx: Context, wf: Workflow, stale: StaleCase) -> None:
     event = stale.event
     view = await case_view(ctx, wf, stale.case)
     ctx.reply(
-        "case_stale", wf=wf.name, c=view,
+        "workflow/stale", wf=wf.name, c=view,
         by=await _name(ctx, event.actor_id) if event else "",
         at=event.at if event else None, action=event.action if event else "",
         auto=bool(event and event.data.get("auto")),

@@ -34,7 +34,7 @@ class Step:
     assignee: str
     sla_hours: float | None = None
     gate: bool = True
-    task_card: str = "case_task"
+    task_card: str = "workflow/task"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Notice:
     """Who is told on a transition (a named resolver) and with which template."""
 
     to: str
-    card: str = "case_notice"
+    card: str = "workflow/notice"
 
 
 @dataclass(frozen=True)

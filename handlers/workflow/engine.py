@@ -133,7 +133,7 @@ async def start_case(
     )
     assignee = await resolve_assignee(ctx, wf, case, wf.initial)
     if assignee is None:
-        raise UserFacingError("case_no_assignee", {"wf": wf.name, "state": wf.initial})
+        raise UserFacingError("workflow/no_assignee", {"wf": wf.name, "state": wf.initial})
     case.assignee_id = assignee.id
     sla = stage_sla(ctx, wf, wf.initial)
     case.stage_due_at = await clockwork(ctx).add(ctx.now, sla) if sla else None
@@ -170,14 +170,14 @@ async def apply_action(
     t = wf.transitions[action]
     actor = ctx.person if isinstance(ctx, Context) else None
     if actor is None and "system" not in t.by:
-        raise UserFacingError("case_forbidden", {"wf": wf.name, "case_id": case.id})
+        raise UserFacingError("workflow/forbidden", {"wf": wf.name, "case_id": case.id})
     if actor is not None and not await involved(ctx.session, actor, case, wf):
-        raise UserFacingError("case_forbidden", {"wf": wf.name, "case_id": case.id})
+        raise UserFacingError("workflow/forbidden", {"wf": wf.name, "case_id": case.id})
     if case.version != version or case.state not in t.sources:
         raise StaleCase(case, await find_case_version_event(
             session=ctx.session, case_id=case.id or 0, from_version=version))
     if actor is not None and not relations(actor, case, wf, t.by):
-        raise UserFacingError("case_forbidden", {"wf": wf.name, "case_id": case.id})
+        raise UserFacingError("workflow/forbidden", {"wf": wf.name, "case_id": case.id})
     if t.requires and not note.strip():
         raise NeedsInput(t.requires)
     step = wf.steps.get(case.state)
@@ -185,14 +185,14 @@ async def apply_action(
     if gate and actor is not None:
         decided = await gate_deciders(ctx.session, case)
         if actor.id in decided and decided[actor.id] != case.state:
-            raise UserFacingError("case_separation", {"wf": wf.name, "case_id": case.id})
+            raise UserFacingError("workflow/separation", {"wf": wf.name, "case_id": case.id})
     from_state, from_assignee = case.state, case.assignee_id
     assignee = None
     if t.target in wf.steps:
         # The actor of this gate counts as a decider already: they cannot hold the next.
         assignee = await _assignee_excluding(ctx, wf, case, t.target, actor if gate else None)
         if assignee is None:
-            raise UserFacingError("case_no_assignee", {"wf": wf.name, "state": t.target})
+            raise UserFacingError("workflow/no_assignee", {"wf": wf.name, "state": t.target})
     sla = stage_sla(ctx, wf, t.target)
     values: dict[str, Any] = {
         "state": t.target,

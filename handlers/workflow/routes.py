@@ -27,7 +27,7 @@ CANCEL_WORDS = {"取消", "cancel", "算了"}
 async def load_case(ctx: Context | JobContext, wf: Workflow, case_id: int) -> Case:
     case = await get_case(session=ctx.session, case_id=case_id)
     if case is None or case.workflow != wf.name:
-        raise UserFacingError("case_not_found", {"wf": wf.name, "case_id": case_id})
+        raise UserFacingError("workflow/not_found", {"wf": wf.name, "case_id": case_id})
     return case
 
 
@@ -45,12 +45,12 @@ async def run_action(
         await set_pending_input(
             session=ctx.session, person_id=ctx.person.id or 0, action=f"{wf.name}.input",
             params={"case": str(case_id), "v": str(version), "action": action}, now=ctx.now)
-        ctx.reply("case_input_prompt", wf=wf.name, c=await case_view(ctx, wf, case),
+        ctx.reply("workflow/input_prompt", wf=wf.name, c=await case_view(ctx, wf, case),
                   action=action, requires=need.what)
         return
     await announce(ctx, wf, moved)
     if moved.from_assignee_id != ctx.person.id:
-        ctx.reply("case_notice", wf=wf.name, c=await case_view(ctx, wf, moved.case),
+        ctx.reply("workflow/notice", wf=wf.name, c=await case_view(ctx, wf, moved.case),
                   o={"action": action, "by": ctx.person.name, "at": ctx.now, "note": note})
 
 
@@ -77,10 +77,10 @@ def typed_inputs(wf: Workflow) -> dict[str, TypedInput]:
         await clear_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
         action = pending.params.get("action", "")
         if text in CANCEL_WORDS:
-            ctx.reply("case_input_cancelled", wf=wf.name, action=action)
+            ctx.reply("workflow/input_cancelled", wf=wf.name, action=action)
             return
         if not text:
-            raise UserFacingError("case_input_prompt_again", {"wf": wf.name})
+            raise UserFacingError("workflow/input_prompt_again", {"wf": wf.name})
         await run_action(ctx, wf, int(pending.params.get("case", "0")), action,
                          int(pending.params.get("v", "0")), note=text)
 
@@ -101,7 +101,7 @@ def due_handlers(wf: Workflow) -> dict[str, DueHandler]:
         assignee = await get_person(session=ctx.session, person_id=case and case.assignee_id)
         if case is None or assignee is None:
             return
-        ctx.notify(assignee, "case_reminder", not_before=await delivery_time(ctx),
+        ctx.notify(assignee, "workflow/reminder", not_before=await delivery_time(ctx),
                    wf=wf.name, c=await case_view(ctx, wf, case),
                    overdue=float(item.payload.get("fraction", 1.0)) >= 1.0)
 
@@ -111,7 +111,7 @@ def due_handlers(wf: Workflow) -> dict[str, DueHandler]:
         lead = await get_person(session=ctx.session, person_id=assignee and assignee.lead_id)
         if case is None or lead is None or not lead.active:
             return
-        ctx.notify(lead, "case_escalation", not_before=await delivery_time(ctx),
+        ctx.notify(lead, "workflow/escalation", not_before=await delivery_time(ctx),
                    wf=wf.name, c=await case_view(ctx, wf, case))
 
     return {f"{wf.name}.remind": remind, f"{wf.name}.escalate": escalate}
@@ -157,15 +157,15 @@ async def show_cases(ctx: Context, wf: Workflow) -> None:
     mine = await list_cases_about(session=ctx.session, workflow=wf.name,
                                   person_id=ctx.person.id or 0)
     rows = [await case_view(ctx, wf, c) for c in mine]
-    ctx.reply("case_list", wf=wf.name, rows=rows)
+    ctx.reply("workflow/list", wf=wf.name, rows=rows)
 
 
 async def show_case(ctx: Context, wf: Workflow, case_id: int) -> None:
     """One case's timeline; its holder also gets the live task card again."""
     case = await load_case(ctx, wf, case_id)
     if not await involved(ctx.session, ctx.person, case, wf):
-        raise UserFacingError("case_forbidden", {"wf": wf.name, "case_id": case_id})
-    ctx.reply("case_timeline", wf=wf.name, c=await case_view(ctx, wf, case),
+        raise UserFacingError("workflow/forbidden", {"wf": wf.name, "case_id": case_id})
+    ctx.reply("workflow/timeline", wf=wf.name, c=await case_view(ctx, wf, case),
               events=await timeline(ctx, case))
     if case.assignee_id == ctx.person.id and case.state in wf.steps:
         await send_task(ctx, wf, case, ctx.person)
