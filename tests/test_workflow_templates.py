@@ -20,7 +20,10 @@ from storage.case_models import Case
 CJK = re.compile(r"[\u4e00-\u9fff]")
 AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
 NAMES = {"zh": ("张经理", "李HR", "赵总"), "en": ("Zhang", "Li", "Zhao")}
-ORGS = {"zh": ("总部/华东/上海一店", "总部/华东/杭州店"), "en": ("HQ/East/Shanghai", "HQ/East/Hangzhou")}
+ORGS = {
+    "zh": ("总部/华东/上海一店", "总部/华东/杭州店"),
+    "en": ("HQ/East/Shanghai", "HQ/East/Hangzhou"),
+}
 TEMPLATES = sorted(
     f"{folder}/{p.name.removesuffix('.json.j2')}"
     for folder in ("workflow", "transfer")
@@ -50,7 +53,8 @@ def view(locale: str, case: Case) -> dict[str, Any]:
 def sample(name: str, locale: str) -> dict[str, Any]:
     case = case_row(locale)
     actor = NAMES[locale][2]
-    o = {"action": "reject", "by": actor, "at": AT, "note": "full" if locale == "en" else "编制已满"}
+    note = "full" if locale == "en" else "编制已满"
+    o = {"action": "reject", "by": actor, "at": AT, "note": note}
     base: dict[str, Any] = {"wf": "transfer", "c": view(locale, case), "tz": "Asia/Shanghai"}
     extra: dict[str, dict[str, Any]] = {
         "workflow/task": {"buttons": task_buttons(TRANSFER, case)},
