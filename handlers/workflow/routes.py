@@ -76,13 +76,15 @@ def typed_inputs(wf: Workflow) -> dict[str, TypedInput]:
         text = normalize_text(ctx.event.text or "")
         await clear_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
         action = pending.params.get("action", "")
-        if text in CANCEL_WORDS:
+        if text.lower() in CANCEL_WORDS:
             ctx.reply("workflow/input_cancelled", wf=wf.name, action=action)
             return
         if not text:
             raise UserFacingError("workflow/input_prompt_again", {"wf": wf.name})
+        # The reason is kept as typed (full-width punctuation included), only trimmed.
         await run_action(ctx, wf, int(pending.params.get("case", "0")), action,
-                         int(pending.params.get("v", "0")), note=text)
+                         int(pending.params.get("v", "0")),
+                         note=(ctx.event.text or "").strip())
 
     return {f"{wf.name}.input": answer}
 
