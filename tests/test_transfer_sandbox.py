@@ -4,6 +4,7 @@ API. Apply, three approvals by card, the effective day, and a rejection with its
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests._support.sandbox import Demo, running_sandbox
+from tests._support.sandbox import WAIT, Demo, running_sandbox
 
 PLATFORMS = pytest.mark.parametrize("platform", ["dingtalk", "wecom"])
 
@@ -84,3 +85,23 @@ async def test_a_rejection_asks_for_the_reason_and_the_applicant_sees_it(
     await demo.say("E010", platform, "门店人手不足，暂缓")
 
     await demo.seen("E020", platform, "驳回 · 赵总", "原因：门店人手不足，暂缓")
+
+
+async def test_dingtalk_todo_opens_and_closes_with_each_step(demo: Demo) -> None:
+    effective = working_day_after(await sandbox_now(demo), 8)
+    await demo.say("E020", "dingtalk", f"@hrbot 调岗 我 杭州店 {effective} 支援杭州新店开业")
+    card = await demo.card("E010", "dingtalk", titled("调岗申请 · 调岗 · 张经理"))
+    async with asyncio.timeout(WAIT):
+        while not (todos := (await demo.inbox("E010", "dingtalk"))["todos"]):
+            await asyncio.sleep(0.05)
+    assert todos[0]["subject"] == "部门审核 · 调岗 · 张经理 · 上海一店 → 杭州店"
+    assert not todos[0]["done"]
+
+    await demo.tap("E010", "dingtalk", card, "审核通过")
+
+    async with asyncio.timeout(WAIT):
+        while not (await demo.inbox("E010", "dingtalk"))["todos"][0]["done"]:
+            await asyncio.sleep(0.05)
+    async with asyncio.timeout(WAIT):
+        while not (await demo.inbox("E011", "dingtalk"))["todos"]:
+            await asyncio.sleep(0.05)

@@ -77,12 +77,22 @@ def task_buttons(wf: Workflow, case: Case) -> list[dict[str, Any]]:
     ]
 
 
-async def send_task(ctx: Context | JobContext, wf: Workflow, case: Case, to: Person) -> None:
+def todo_key(case_id: int, state: str) -> str:
+    return f"todo-{case_card_key(case_id, state)}"
+
+
+async def send_task(
+    ctx: Context | JobContext, wf: Workflow, case: Case, to: Person, *, todo: bool = True
+) -> None:
+    """The task card, and a to-do in the holder's platform list (DingTalk 待办) if it keeps one."""
     step = wf.steps[case.state]
     view = await case_view(ctx, wf, case)
     card = ctx.card(step.task_card, key=case_card_key(case.id or 0, case.state), wf=wf.name,
                     c=view, buttons=task_buttons(wf, case))
     ctx.outgoing.append(Outgoing(card=card, to_person=to))
+    if todo:
+        ctx.open_task(to, "workflow/todo", key=todo_key(case.id or 0, case.state), wf=wf.name,
+                      c=view)
 
 
 async def announce(ctx: Context | JobContext, wf: Workflow, moved: Moved) -> None:
@@ -98,6 +108,7 @@ async def announce(ctx: Context | JobContext, wf: Workflow, moved: Moved) -> Non
             card = ctx.card("workflow/done", key=case_card_key(case.id or 0, moved.from_state),
                             wf=wf.name, c=view, step=moved.from_state, o=outcome)
             ctx.outgoing.append(Outgoing(card=card, to_person=holder, update=True))
+            ctx.close_task(holder, todo_key(case.id or 0, moved.from_state))
     if moved.assignee is not None:
         await send_task(ctx, wf, case, moved.assignee)
     told = {p for p in (moved.from_assignee_id, moved.assignee and moved.assignee.id) if p}

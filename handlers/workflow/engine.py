@@ -105,7 +105,8 @@ def stage_sla(ctx: Context | JobContext, wf: Workflow, state: str) -> timedelta 
     step = wf.steps.get(state)
     if step is None:
         return None
-    # A deployment's [sla] "<workflow>.<state>" hours win over the definition's default.
+    # Hours under "<workflow>.<state>" in Settings.sla_hours win over the definition's
+    # default (config.toml does not fill that key yet).
     return ctx.settings.sla(f"{wf.name}.{state}", None) or (
         timedelta(hours=step.sla_hours) if step.sla_hours else None
     )

@@ -170,7 +170,7 @@ async def show_case(ctx: Context, wf: Workflow, case_id: int) -> None:
     ctx.reply("workflow/timeline", wf=wf.name, c=await case_view(ctx, wf, case),
               events=await timeline(ctx, case))
     if case.assignee_id == ctx.person.id and case.state in wf.steps:
-        await send_task(ctx, wf, case, ctx.person)
+        await send_task(ctx, wf, case, ctx.person, todo=False)
 
 
 __all__ = [
