@@ -166,3 +166,43 @@ async def test_fixed_term_ends_with_return_to_hq_as_the_same_workflow_again(
     first, second = await cases(demo)
     assert (first.state, second.state) == ("ended", "in_effect")
     assert (await person(demo, "E020")).org_path == "总部/华东/上海一店"
+
+
+async def test_who_may_read_the_case_follows_the_person(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock
+) -> None:
+    """Store managers see their own store's people only; HQ HR sees all; the receiving store
+    manager sees the case from sign-off on, the old one no longer once the person has left."""
+    await chat.say("E020", APPLY)
+    await approve_all(chat)
+
+    def reads(sent: list) -> str:
+        return sent[0].card.title.split(" · ")[0]
+
+    before = {who: reads(await chat.say(who, "调岗 1")) for who in ("E021", "E030", "E041",
+                                                                   "E002")}
+    assert before == {"E021": "调岗申请 #1", "E030": "调岗申请 #1", "E041": "没有权限",
+                      "E002": "调岗申请 #1"}
+    clock.advance(days=7)
+    await chat.tick()
+    after = {who: reads(await chat.say(who, "调岗 1")) for who in ("E021", "E030", "E041",
+                                                                  "E002")}
+    assert after == {"E021": "没有权限", "E030": "调岗申请 #1", "E041": "没有权限",
+                     "E002": "调岗申请 #1"}
+
+
+async def test_the_applicant_withdraws_with_a_reason(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    await chat.say("E020", APPLY)
+    card = live_card(chat, "E010")
+
+    assert only_card(await chat.say("E020", "调岗 撤回 1"), "撤回 · 调岗申请 #1")
+    sent = await chat.say("E020", "调岗 撤回 1 杭州店已招到人")
+
+    assert (await case_row(demo, 1)).state == "withdrawn"
+    # The department review card in 赵总's chat no longer offers buttons.
+    assert [(m.target, m.kind, m.card.buttons) for m in sent if m.card.key == card.key] == [
+        ("E010", "card_update", ())]
+    assert "原因：杭州店已招到人" in only_card(
+        await chat.say("E020", "调岗 1"), TITLE.replace("调岗申请 · ", "调岗申请 #1 · ")).body

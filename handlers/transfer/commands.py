@@ -50,6 +50,8 @@ async def _withdraw(ctx: Context, words: list[str]) -> None:
     if not words or not words[0].lstrip("#").isdigit():
         raise UserFacingError("transfer/usage", {"missing": ["case"], "typed": " ".join(words)})
     case = await load_case(ctx, TRANSFER, int(words[0].lstrip("#")))
+    # A reason asked for earlier is answered by this command instead.
+    await clear_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
     await run_action(ctx, TRANSFER, case.id or 0, "withdraw", case.version,
                      note=" ".join(words[1:]))
 

@@ -45,4 +45,5 @@ TRANSFER = Workflow(
         )
     },
     on_enter={"approved": effects.schedule_effective, "in_effect": effects.take_effect},
+    viewers=("target_store_manager",),
 )

@@ -77,6 +77,9 @@ class Workflow:
     # States that are open but wait on no one (approved, waiting for the effective date).
     waiting: frozenset[str] = frozenset()
     on_enter: Mapping[str, Effect] = field(default_factory=dict)
+    # Named resolvers of people who may read a case without a part in it (a receiving store
+    # manager); managers of the subject's current org may read it anyway.
+    viewers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A definition that names an unknown state fails at import, not on the first tap.

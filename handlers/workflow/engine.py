@@ -29,6 +29,7 @@ from storage.repo.cases import (
     list_case_events,
     move_case,
 )
+from storage.repo.people import get_person
 
 
 class StaleCase(Exception):
@@ -73,11 +74,22 @@ def relations(person: Person, case: Case, wf: Workflow, by: frozenset[str]) -> b
 
 
 async def involved(session: Any, person: Person, case: Case, wf: Workflow) -> bool:
-    """May see the case: a party to it, anyone who held a step of it, or HR/leader over it."""
+    """May see the case: a party to it, anyone who held a step of it, HR or a leader over its
+    org, the definition's viewers, or a manager of the org the subject sits in now (so a
+    store manager sees the people of their store, and no longer those who left it)."""
     if relations(person, case, wf, frozenset({"assignee", "applicant", "subject"})):
         return True
     if any(has_role_over(person, r, case.org_path) for r in ("hr", "hr_lead", "leader")):
         return True
+    subject = await get_person(session=session, person_id=case.subject_person_id)
+    if subject is not None and subject.id != person.id and has_role_over(
+        person, "hiring_manager", subject.org_path
+    ):
+        return True
+    for name in wf.viewers:
+        viewer = await RESOLVERS[name](session, case, ())
+        if viewer is not None and viewer.id == person.id:
+            return True
     events = await list_case_events(session=session, case_id=case.id or 0)
     return any(person.id in (e.actor_id, e.data.get("assignee_id")) for e in events)
 
