@@ -11,7 +11,9 @@ from sqlmodel import select
 
 import handlers.workflow.engine as engine
 from bot.cli.local_chat import LocalChat
+from bot.core.context import Context, Settings
 from bot.core.errors import UserFacingError
+from bot.core.events import Conversation, Event, EventKind, Platform
 from cards.models import Button, Card
 from cards.render_dingtalk import card_param_map
 from cards.render_wecom import decode_button_key, template_card
@@ -20,6 +22,7 @@ from handlers.workflow.definition import Step, Workflow, transition
 from storage.case_models import Case
 from storage.db import SessionFactory
 from storage.models import Person
+from tests._support.clock import FakeClock
 from tests._support.referrals import only_card, share_messenger
 from tests._support.transfers import APPLY, case_events, case_row, live_card
 
@@ -156,3 +159,51 @@ def test_a_definition_naming_an_unknown_state_fails_at_import() -> None:
             transitions={"approve": transition("approve", {"review"}, "done", {"assignee"})},
             terminal=frozenset({"closed"}),
         )
+
+
+# A step that keeps its state (an interview round, a co-signature): only the version tells
+# two taps on one card apart.
+ROUNDS = Workflow(
+    name="transfer", initial="dept_review",
+    steps={"dept_review": Step("dept_review", assignee="subject_lead", gate=False)},
+    transitions={"round": transition("round", {"dept_review"}, "dept_review", {"assignee"})},
+    terminal=frozenset(),
+)
+
+
+async def _tap_round(demo: SessionFactory, clock: FakeClock, n: int) -> str:
+    async with demo() as session:
+        lead = (await session.exec(select(Person).where(Person.employee_no == "E010"))).one()
+        case = await session.get(Case, 1)
+        assert case is not None
+        event = Event(platform=Platform.SHELL, event_id=f"round-{n}", kind=EventKind.CARD_ACTION,
+                      actor_id="E010", conversation=Conversation(id="E010"))
+        ctx = Context(event=event, session=session, person=lead, now=clock.now,
+                      settings=Settings())
+        try:
+            await engine.apply_action(ctx, ROUNDS, case, "round", version=1)
+        except engine.StaleCase:
+            return "stale"
+        await session.commit()
+        return "moved"
+
+
+@POSTGRES
+async def test_same_state_steps_race_on_the_version_alone(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await chat.say("E020", APPLY)  # case 1, at dept_review with 赵总, version 1
+    both_read = asyncio.Barrier(2)
+    real_move = engine.move_case
+
+    async def move_after_both_read(**kw: object) -> bool:
+        await asyncio.wait_for(both_read.wait(), timeout=10)
+        return await real_move(**kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "move_case", move_after_both_read)
+    outcomes = await asyncio.gather(_tap_round(demo, clock, 1), _tap_round(demo, clock, 2))
+
+    assert sorted(outcomes) == ["moved", "stale"]
+    row = await case_row(demo, 1)
+    assert (row.state, row.version) == ("dept_review", 2)
+    assert [e.action for e in await case_events(demo, 1)] == ["open", "round"]
