@@ -98,3 +98,13 @@ async def test_a_person_who_leaves_while_a_transfer_is_open(
     assert [(m.kind, m.card.buttons) for m in closed] == [("card_update", ())]
     stale = only_card(await chat.tap("E010", card, "审核通过"), "已处理 · 调岗申请 #1")
     assert stale.body.startswith("已于 09:35（03-03 09:35）由系统处理：系统取消（本人已离职）")
+
+
+async def test_help_and_usage_say_how_to_apply(chat: LocalChat) -> None:
+    assert "`调岗 张经理 杭州店 2026-03-10 至 2026-06-30 原因`" in only_card(
+        await chat.say("E020", "帮助"), "HR助手 · 可以这样用").body
+    usage = only_card(await chat.say("E020", "调岗 帮助"), "调岗申请")
+    assert usage.status == "用法"
+    assert "`调岗 撤回 编号 原因`" in usage.body
+    mine = only_card(await chat.say("E020", "调岗"), "我的调岗申请")
+    assert mine.body.startswith("你还没有调岗申请。发送 `调岗 姓名 调往单位 生效日期")
