@@ -12,7 +12,7 @@ from bot.core.text import normalize_text
 from handlers.sla.calendar import is_working_day
 from handlers.transfer.definition import TRANSFER
 from handlers.transfer.effects import case_date, close_ending_cards, local_start
-from handlers.transfer.form import _DATE, apply_transfer, open_transfer, refuse
+from handlers.transfer.form import DATE_PATTERN, apply_transfer, open_transfer, refuse
 from handlers.workflow.actions import CaseAction
 from handlers.workflow.cards import case_view
 from handlers.workflow.resolvers import has_role_over, target_store_manager
@@ -105,7 +105,7 @@ async def answer_extend_date(ctx: Context, pending: PendingInput) -> None:
         ctx.reply("workflow/input_cancelled", wf=TRANSFER.name, action="extend")
         return
     case = await load_case(ctx, TRANSFER, int(pending.params.get("case", "0")))
-    match = _DATE.match(text)
+    match = DATE_PATTERN.match(text)
     old_until = case_date(case, "until")
     assert old_until is not None
     try:

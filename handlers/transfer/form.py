@@ -22,7 +22,7 @@ from storage.models import Person
 from storage.repo.cases import list_open_cases
 from storage.repo.people import find_people_by_name, get_person, list_people
 
-_DATE = re.compile(r"^(?:(\d{4})[-/.])?(\d{1,2})[-/.](\d{1,2})$")
+DATE_PATTERN = re.compile(r"^(?:(\d{4})[-/.])?(\d{1,2})[-/.](\d{1,2})$")
 _SKIP = {"到", "至", "调往", "to", "until", "长期", "permanent", "起", "from"}
 _SELF = {"我", "me", "self"}
 
@@ -51,7 +51,7 @@ def parse_application(text: str, year: int) -> Application:
     app = Application(text=text)
     rest: list[str] = []
     for token in text.split():
-        match = _DATE.match(token)
+        match = DATE_PATTERN.match(token)
         if match:
             y, m, d = match.groups()
             try:
