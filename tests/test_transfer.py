@@ -206,3 +206,37 @@ async def test_the_applicant_withdraws_with_a_reason(
         ("E010", "card_update", ())]
     assert "原因：杭州店已招到人" in only_card(
         await chat.say("E020", "调岗 1"), TITLE.replace("调岗申请 · ", "调岗申请 #1 · ")).body
+
+
+async def test_an_approver_on_leave_hands_the_step_to_their_delegate(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock
+) -> None:
+    await chat.say("E010", "休假 03-03 至 03-09 委托 王总")
+
+    sent = await chat.say("E020", APPLY)
+
+    task = only_card(sent, TITLE)
+    assert [m.target for m in sent if m.card is task] == ["E001"]
+    assert task.status == "代 赵总 · 待你部门审核 · 截止 03-05 09:30"
+    sent = await chat.tap("E001", task, "审核通过")
+    done = [m.card for m in sent if m.target == "E001" and m.card.key == task.key]
+    assert done[0].status == "部门审核通过 · 王总（代 赵总） · 09:30"
+    decided = (await case_events(demo, 1))[-1]
+    ids = {p: (await person(demo, p)).id for p in ("E001", "E010")}
+    assert (decided.actor_id, decided.data["actor_for"]) == (ids["E001"], ids["E010"])
+    # 赵总, back early, taps nothing new: his principal's gate is decided.
+    stale = only_card(await chat.tap("E010", task, "审核通过"), "已处理 · 调岗申请 #1")
+    assert stale.body.startswith("已由 王总（代 赵总） 于 09:30")
+
+
+async def test_escalation_skips_a_lead_on_leave(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock
+) -> None:
+    await chat.say("E020", APPLY)
+    await chat.say("E001", "休假 03-03 至 03-20")  # 赵总's lead is away
+
+    clock.advance(hours=48)
+    sent = await chat.tick()
+
+    assert [(m.target, m.card.title.split(" · ")[0]) for m in sent
+            if m.card.title.startswith("超时未处理")] == [("E002", "超时未处理")]

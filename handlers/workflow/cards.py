@@ -40,6 +40,7 @@ async def case_view(ctx: Context | JobContext, wf: Workflow, case: Case) -> dict
         "subject": await _name(ctx, case.subject_person_id),
         "applicant": await _name(ctx, case.created_by),
         "assignee": await _name(ctx, case.assignee_id),
+        "acting_for": await _name(ctx, case.acting_for_id),
         "due_at": case.stage_due_at,
         "org_path": case.org_path,
         "data": dict(case.data),
@@ -101,6 +102,7 @@ async def announce(ctx: Context | JobContext, wf: Workflow, moved: Moved) -> Non
     view = await case_view(ctx, wf, case)
     actor = ctx.person if isinstance(ctx, Context) else None
     outcome = {"action": moved.transition.action, "by": actor.name if actor else "",
+               "by_for": await _name(ctx, moved.event.data.get("actor_for")),
                "at": ctx.now, "note": moved.event.note}
     if moved.from_state in wf.steps and moved.from_assignee_id is not None:
         holder = await get_person(session=ctx.session, person_id=moved.from_assignee_id)
@@ -130,6 +132,7 @@ async def reply_stale(ctx: Context, wf: Workflow, stale: StaleCase) -> None:
     ctx.reply(
         "workflow/stale", wf=wf.name, c=view,
         by=await _name(ctx, event.actor_id) if event else "",
+        by_for=await _name(ctx, event.data.get("actor_for")) if event else "",
         at=event.at if event else None, action=event.action if event else "",
         auto=bool(event and event.data.get("auto")),
     )

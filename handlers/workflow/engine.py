@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.core.context import Context, JobContext
 from bot.core.errors import UserFacingError
+from handlers.delegation.rules import active_delegation
 from handlers.sla.calendar import clockwork
 from handlers.workflow.definition import Transition, Workflow
 from handlers.workflow.resolvers import RESOLVERS, has_role_over
@@ -97,20 +98,37 @@ async def involved(session: Any, person: Person, case: Case, wf: Workflow) -> bo
 async def gate_deciders(session: Any, case: Case) -> dict[int, str]:
     """Who decided which gate of the case so far (person id -> the state they decided)."""
     events = await list_case_events(session=session, case_id=case.id or 0)
-    return {e.actor_id: str(e.from_state) for e in events if e.data.get("gate") and e.actor_id}
+    deciders: dict[int, str] = {}
+    for e in events:
+        if e.data.get("gate"):
+            # A delegate decided for their principal: both have decided that gate.
+            for person_id in (e.actor_id, e.data.get("actor_for")):
+                if isinstance(person_id, int):
+                    deciders[person_id] = str(e.from_state)
+    return deciders
 
 
 async def resolve_assignee(
-    ctx: Context | JobContext, wf: Workflow, case: Case, state: str
-) -> Person | None:
-    step = wf.steps.get(state)
-    if step is None:
-        return None
-    # Nobody holds a gate of a case they opened or of which they decided another gate.
+    ctx: Context | JobContext, wf: Workflow, case: Case, state: str, decider: Person | None
+) -> tuple[Person | None, Person | None]:
+    """Who holds ``state`` of the case, and for whom (when the resolved person has handed
+    this kind of task to a delegate, 委托). Nobody holds a gate of a case they opened, are
+    the subject of, or of which they decided another gate (``decider`` just did)."""
+    step = wf.steps[state]
     exclude = {case.created_by, *(await gate_deciders(ctx.session, case))}
+    if decider is not None and decider.id is not None:
+        exclude.add(decider.id)
     if case.subject_person_id is not None:
         exclude.add(case.subject_person_id)
-    return await RESOLVERS[step.assignee](ctx.session, case, exclude)
+    person = await RESOLVERS[step.assignee](ctx.session, case, exclude)
+    if person is None:
+        return None, None
+    period = await active_delegation(ctx.session, person.id or 0, ctx.now, state)
+    delegate = await get_person(session=ctx.session,
+                                person_id=period.delegate_id if period else None)
+    if delegate is None or not delegate.active or delegate.id in exclude:
+        return person, None
+    return delegate, person
 
 
 def stage_sla(ctx: Context | JobContext, wf: Workflow, state: str) -> timedelta | None:
@@ -144,16 +162,18 @@ async def start_case(
         created_by=ctx.person.id or 0, data=dict(data), created_at=ctx.now,
         updated_at=ctx.now, stage_entered_at=ctx.now,
     )
-    assignee = await resolve_assignee(ctx, wf, case, wf.initial)
+    assignee, principal = await resolve_assignee(ctx, wf, case, wf.initial, None)
     if assignee is None:
         raise UserFacingError("workflow/no_assignee", {"wf": wf.name, "state": wf.initial})
     case.assignee_id = assignee.id
+    case.acting_for_id = principal.id if principal else None
     sla = stage_sla(ctx, wf, wf.initial)
     case.stage_due_at = await clockwork(ctx).add(ctx.now, sla) if sla else None
     await create_case(session=ctx.session, case=case)
     event = await add_case_event(session=ctx.session, event=CaseEvent(
         case_id=case.id or 0, actor_id=ctx.person.id, action="open", to_state=wf.initial,
-        note=note, data={"assignee_id": assignee.id, "version": 1},
+        note=note, data={"assignee_id": assignee.id, "version": 1,
+                         "assignee_for": principal.id if principal else None},
         platform=ctx.event.platform, at=ctx.now,
     ))
     await schedule_stage(ctx, wf, case, sla)
@@ -200,17 +220,20 @@ async def apply_action(
         if actor.id in decided and decided[actor.id] != case.state:
             raise UserFacingError("workflow/separation", {"wf": wf.name, "case_id": case.id})
     from_state, from_assignee = case.state, case.assignee_id
-    assignee = None
+    # A delegate holding the task decides for their principal (the audit names both).
+    actor_for = case.acting_for_id if actor is not None and actor.id == case.assignee_id else None
+    assignee = principal = None
     if t.target in wf.steps:
         # The actor of this gate counts as a decider already: they cannot hold the next.
-        assignee = await _assignee_excluding(ctx, wf, case, t.target, actor if gate else None)
+        assignee, principal = await resolve_assignee(ctx, wf, case, t.target,
+                                                     actor if gate else None)
         if assignee is None:
             raise UserFacingError("workflow/no_assignee", {"wf": wf.name, "state": t.target})
     sla = stage_sla(ctx, wf, t.target)
     values: dict[str, Any] = {
         "state": t.target,
         "assignee_id": assignee.id if assignee else None,
-        "acting_for_id": None,
+        "acting_for_id": principal.id if principal else None,
         "stage_due_at": await clockwork(ctx).add(ctx.now, sla) if sla else None,
         "stage_entered_at": ctx.now,
         "updated_at": ctx.now,
@@ -229,6 +252,7 @@ async def apply_action(
         from_state=from_state, to_state=t.target, from_version=version, note=note,
         data={**(data or {}), "version": case.version, "gate": gate,
               "assignee_id": assignee.id if assignee else None,
+              "assignee_for": principal.id if principal else None, "actor_for": actor_for,
               **({} if actor else {"auto": "clock"})},
         platform=ctx.event.platform if isinstance(ctx, Context) else "", at=ctx.now,
     ))
@@ -237,15 +261,3 @@ async def apply_action(
     if effect is not None:
         await effect(ctx, case)
     return Moved(case, t, from_state, from_assignee, assignee, event)
-
-
-async def _assignee_excluding(
-    ctx: Context | JobContext, wf: Workflow, case: Case, state: str, decider: Person | None
-) -> Person | None:
-    step = wf.steps[state]
-    exclude = {case.created_by, *(await gate_deciders(ctx.session, case))}
-    if decider is not None and decider.id is not None:
-        exclude.add(decider.id)
-    if case.subject_person_id is not None:
-        exclude.add(case.subject_person_id)
-    return await RESOLVERS[step.assignee](ctx.session, case, exclude)

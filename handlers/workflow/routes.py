@@ -8,6 +8,7 @@ from bot.core.errors import UserFacingError
 from bot.core.registry import DueHandler, RecurringJob, TypedInput
 from bot.core.routing import Router
 from bot.core.text import normalize_text
+from handlers.delegation.rules import escalation_target
 from handlers.sla.calendar import delivery_time
 from handlers.workflow.actions import CaseAction
 from handlers.workflow.cards import announce, case_view, reply_stale, send_task, timeline
@@ -51,7 +52,8 @@ async def run_action(
     await announce(ctx, wf, moved)
     if moved.from_assignee_id != ctx.person.id:
         ctx.reply("workflow/notice", wf=wf.name, c=await case_view(ctx, wf, moved.case),
-                  o={"action": action, "by": ctx.person.name, "at": ctx.now, "note": note})
+                  o={"action": action, "by": ctx.person.name, "by_for": "", "at": ctx.now,
+                     "note": note})
 
 
 def workflow_router(wf: Workflow) -> Router:
@@ -110,8 +112,11 @@ def due_handlers(wf: Workflow) -> dict[str, DueHandler]:
     async def escalate(ctx: JobContext, item: DueItem) -> None:
         case = await current(ctx, item)
         assignee = await get_person(session=ctx.session, person_id=case and case.assignee_id)
-        lead = await get_person(session=ctx.session, person_id=assignee and assignee.lead_id)
-        if case is None or lead is None or not lead.active:
+        if case is None or assignee is None:
+            return
+        # Up the chain of leads, skipping anyone away; then the nearest HR lead.
+        lead = await escalation_target(ctx, assignee, case.org_path)
+        if lead is None:
             return
         ctx.notify(lead, "workflow/escalation", not_before=await delivery_time(ctx),
                    wf=wf.name, c=await case_view(ctx, wf, case))
