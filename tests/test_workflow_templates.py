@@ -46,6 +46,7 @@ def view(locale: str, case: Case) -> dict[str, Any]:
     subject, assignee, _ = NAMES[locale]
     return {"id": case.id, "wf": "transfer", "state": case.state, "version": case.version,
             "subject": subject, "applicant": subject, "assignee": assignee,
+            "acting_for": NAMES[locale][2],
             "due_at": AT, "org_path": case.org_path, "data": dict(case.data),
             "closed": case.state in TRANSFER.terminal, "created_at": AT}
 
@@ -54,13 +55,14 @@ def sample(name: str, locale: str) -> dict[str, Any]:
     case = case_row(locale)
     actor = NAMES[locale][2]
     note = "full" if locale == "en" else "编制已满"
-    o = {"action": "reject", "by": actor, "at": AT, "note": note}
+    o = {"action": "reject", "by": actor, "by_for": NAMES[locale][0], "at": AT, "note": note}
     base: dict[str, Any] = {"wf": "transfer", "c": view(locale, case), "tz": "Asia/Shanghai"}
     extra: dict[str, dict[str, Any]] = {
         "workflow/task": {"buttons": task_buttons(TRANSFER, case)},
         "workflow/done": {"step": "hr_approval", "o": o},
         "workflow/notice": {"o": o},
-        "workflow/stale": {"by": actor, "at": AT, "action": "hr_approve", "auto": False},
+        "workflow/stale": {"by": actor, "by_for": NAMES[locale][0], "at": AT,
+                           "action": "hr_approve", "auto": False},
         "workflow/forbidden": {"case_id": 7},
         "workflow/separation": {"case_id": 7},
         "workflow/not_found": {"case_id": 7},
@@ -116,4 +118,4 @@ def test_task_card_offers_the_definitions_buttons() -> None:
         "buttons": task_buttons(TRANSFER, case)})
     assert [(b.label, b.action, b.style) for b in card.buttons] == [
         ("签字同意", "transfer.sign", "primary"), ("驳回", "transfer.reject", "danger")]
-    assert card.status == "待你领导签字 · 截止 03-03 09:30"
+    assert card.status == "代 赵总 · 待你领导签字 · 截止 03-03 09:30"
