@@ -47,7 +47,12 @@ async def test_three_steps_then_the_org_changes_on_the_effective_day(
     mine = only_card(await chat.say("E020", "调岗"), "我的调岗申请")
     assert mine.body == "- #1 调岗 · 张经理 · 上海一店 → 杭州店：已到人事审批（李HR）"
 
-    await chat.tap("E011", live_card(chat, "E011"), "审批通过")
+    waiting = only_card(await chat.say("E011", "调岗"), "我的调岗申请").body
+    assert waiting.endswith("**待我处理**\n- #1 调岗 · 张经理 · 上海一店 → 杭州店：人事审批，截止 "
+                            "03-05 09:30（发送 `调岗 1` 取回审批卡片）")
+    again = await chat.say("E011", "调岗 1")  # the timeline, and the live task card again
+    assert [c.card.buttons != () for c in again] == [False, True]
+    await chat.tap("E011", again[1].card, "审批通过")
     signoff = live_card(chat, "E001")
     assert signoff.status.startswith("待你领导签字")
     sent = await chat.tap("E001", signoff, "签字同意")

@@ -69,7 +69,7 @@ def sample(name: str, locale: str) -> dict[str, Any]:
         "workflow/no_assignee": {"state": "leader_signoff"},
         "workflow/input_prompt": {"action": "reject", "requires": "reason"},
         "workflow/input_cancelled": {"action": "reject"},
-        "workflow/list": {"rows": [view(locale, case)]},
+        "workflow/list": {"rows": [view(locale, case)], "waiting": [view(locale, case)]},
         "workflow/timeline": {"events": [
             {"action": "open", "from": "", "to": "dept_review", "actor": actor, "auto": False,
              "note": "", "at": AT, "minutes": 0},

@@ -17,7 +17,12 @@ from handlers.workflow.engine import NeedsInput, StaleCase, apply_action, involv
 from handlers.workflow.schedule import case_subject
 from storage.case_models import Case
 from storage.models import DueItem, PendingInput
-from storage.repo.cases import get_case, list_cases_about, list_open_cases
+from storage.repo.cases import (
+    get_case,
+    list_assigned_cases,
+    list_cases_about,
+    list_open_cases,
+)
 from storage.repo.conversations import clear_pending_input, set_pending_input
 from storage.repo.due import schedule_once
 from storage.repo.people import get_person
@@ -163,8 +168,11 @@ async def show_cases(ctx: Context, wf: Workflow) -> None:
     """The actor's cases (as subject or applicant) and the steps waiting on them."""
     mine = await list_cases_about(session=ctx.session, workflow=wf.name,
                                   person_id=ctx.person.id or 0)
-    rows = [await case_view(ctx, wf, c) for c in mine]
-    ctx.reply("workflow/list", wf=wf.name, rows=rows)
+    waiting = [c for c in await list_assigned_cases(
+        session=ctx.session, assignee_id=ctx.person.id or 0, open_states=frozenset(wf.steps))
+        if c.workflow == wf.name]
+    ctx.reply("workflow/list", wf=wf.name, rows=[await case_view(ctx, wf, c) for c in mine],
+              waiting=[await case_view(ctx, wf, c) for c in waiting])
 
 
 async def show_case(ctx: Context, wf: Workflow, case_id: int) -> None:
