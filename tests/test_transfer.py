@@ -245,3 +245,24 @@ async def test_escalation_skips_a_lead_on_leave(
 
     assert [(m.target, m.card.title.split(" · ")[0]) for m in sent
             if m.card.title.startswith("超时未处理")] == [("E002", "超时未处理")]
+
+
+async def test_time_per_step_for_hr_in_scope(
+    chat: LocalChat, demo: SessionFactory, clock: FakeClock
+) -> None:
+    await chat.say("E020", APPLY)
+    clock.advance(hours=3)
+    await chat.tap("E010", live_card(chat, "E010"), "审核通过")
+    clock.advance(hours=26)
+    await chat.tap("E011", live_card(chat, "E011"), "审批通过")
+
+    stats = only_card(await chat.say("E011", "调岗 统计"), "调岗申请各环节用时 · 总部/华东")
+    assert stats.body.splitlines() == [
+        "- 部门审核：1 次，中位 3.0 小时，P90 3.0 小时",
+        "- 人事审批：1 次，中位 1.1 天，P90 1.1 天",
+        "- 领导签字：暂无已完成的记录",
+    ]
+    # 华南's HR sees nothing of 华东; a store manager may not ask.
+    south = only_card(await chat.say("E041", "调岗 统计"), "调岗申请各环节用时 · 总部/华南")
+    assert "部门审核：暂无已完成的记录" in south.body
+    assert only_card(await chat.say("E030", "调岗 统计"), "没有权限")

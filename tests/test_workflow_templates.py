@@ -76,6 +76,9 @@ def sample(name: str, locale: str) -> dict[str, Any]:
             {"action": "reject", "from": "hr_approval", "to": "rejected", "actor": actor,
              "auto": False, "note": o["note"], "at": AT, "minutes": 1500}]},
         "workflow/reminder": {"overdue": True},
+        "workflow/stats": {"scope": ORGS[locale][0], "rows": [
+            {"state": "dept_review", "n": 3, "median": 90, "p90": 1500},
+            {"state": "hr_approval", "n": 0, "median": None, "p90": None}]},
         "transfer/ending": {"buttons": ending_buttons(case_row(locale, "in_effect"))},
         "transfer/ending_done": {"choice": "return", "by": actor, "at": AT},
         "transfer/refused": {"why": "already_open", "person": NAMES[locale][0], "case_id": 3,

@@ -17,6 +17,7 @@ from handlers.workflow.actions import CaseAction
 from handlers.workflow.cards import case_view
 from handlers.workflow.resolvers import has_role_over, target_store_manager
 from handlers.workflow.routes import load_case, run_action, show_case, show_cases
+from handlers.workflow.stats import show_stage_stats
 from storage.case_models import Case
 from storage.models import PendingInput
 from storage.repo.cases import list_open_cases
@@ -27,11 +28,13 @@ router = Router("transfer")
 
 _WITHDRAW = {"撤回", "withdraw"}
 _HELP = {"帮助", "help", "?", "？"}
+_STATS = {"统计", "stats"}
 
 
 @router.command("调岗", "transfer")
 async def transfer(ctx: Context) -> None:
-    """`调岗` lists mine, `调岗 3` shows one, `调岗 撤回 3 原因`, else a new application."""
+    """`调岗` lists mine, `调岗 3` shows one, `调岗 撤回 3 原因`, `调岗 统计` the time per
+    step, else a new application."""
     text = normalize_text(ctx.args)
     words = text.split()
     if not words:
@@ -42,6 +45,8 @@ async def transfer(ctx: Context) -> None:
         ctx.reply("transfer/usage", missing=[], typed="")
     elif words[0].lower() in _WITHDRAW:
         await _withdraw(ctx, words[1:])
+    elif words[0].lower() in _STATS and len(words) == 1:
+        await show_stage_stats(ctx, TRANSFER)
     else:
         await apply_transfer(ctx, text)
 

@@ -158,3 +158,19 @@ async def list_org_history(*, session: AsyncSession, person_id: int) -> list[Org
         .order_by(col(OrgAssignment.starts_at), col(OrgAssignment.id))
     )
     return list(result.all())
+
+
+async def list_cases_in_scope(
+    *, session: AsyncSession, workflow: str, org_path: str
+) -> list[Case]:
+    """Cases of ``workflow`` whose org lies at or below ``org_path``."""
+    scope = org_path.rstrip("/")
+    result = await session.exec(
+        select(Case)
+        .where(
+            Case.workflow == workflow,
+            (col(Case.org_path) == scope) | col(Case.org_path).startswith(scope + "/"),
+        )
+        .order_by(col(Case.id))
+    )
+    return list(result.all())
