@@ -9,10 +9,11 @@ from handlers.privacy.capability import capability as privacy
 from handlers.recall.capability import capability as recall
 from handlers.referral.capability import capability as referral
 from handlers.sla.capability import capability as sla
+from handlers.transfer.capability import capability as transfer
 
 # Order is the order of each clock beat's recurring checks (insight's sync before the pool
 # watch, so both see current facts); commands and actions cannot clash whatever the order.
-CAPABILITIES = (referral, sla, ops, insight, pool, recall, delegation, privacy)
+CAPABILITIES = (referral, sla, ops, insight, pool, recall, delegation, privacy, transfer)
 REGISTRY = include_capabilities(CAPABILITIES)
 
 __all__ = ["CAPABILITIES", "REGISTRY"]

@@ -6,6 +6,7 @@ Importing this package registers every table on ``SQLModel.metadata`` (create_al
 
 from storage.models.base import utcnow
 from storage.models.calendar import CALENDAR_DAY_KINDS, CalendarDay
+from storage.models.case import Case, CaseEvent, OrgAssignment
 from storage.models.delegation import AwayPeriod
 from storage.models.insight import (
     InsightChart,
@@ -65,11 +66,14 @@ __all__ = [
     "CallbackSignature",
     "Candidate",
     "CardInstance",
+    "Case",
+    "CaseEvent",
     "ContactLookup",
     "DueItem",
     "Inbox",
     "InsightChart",
     "InsightSetting",
+    "OrgAssignment",
     "Outbox",
     "OutboxStatus",
     "PendingInput",

@@ -41,6 +41,7 @@ class DueItem(SQLModel, table=True):
     kind: str
     subject: str = Field(index=True)
     referral_id: int | None = Field(default=None, foreign_key="referral.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     due_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     attempts: int = 0

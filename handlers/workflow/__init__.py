@@ -1,0 +1,1 @@
+"""One workflow engine for every approval: definitions as data, a generic case, typed actions."""
