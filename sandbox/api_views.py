@@ -28,7 +28,20 @@ def message_view(world: World, person: Person, message: Message) -> dict[str, An
         "sender": {"id": message.sender, "name": sender.name if sender else "hrbot"},
         "from_bot": message.sender == BOT, "text": message.text, "title": message.title,
         "card": page_card(card, viewer) if card is not None else None,
+        "media": _media_view(world, message.media),
     }
+
+
+def _media_view(world: World, media_id: str) -> dict[str, Any] | None:
+    """Where the page fetches an image or file message's content; None for other messages."""
+    if not media_id:
+        return None
+    media = world.media.get(media_id)
+    # DingTalk's photoURL may also be a picture's public address.
+    remote = media_id.startswith(("http://", "https://"))
+    url = media_id if remote else f"/sandbox/media/{media_id}"
+    return {"id": media_id, "url": url, "known": media is not None,
+            "kind": media.kind if media else "", "filename": media.filename if media else ""}
 
 
 def conversations_view(world: World, person: Person, platform: str,
@@ -45,7 +58,8 @@ def conversations_view(world: World, person: Person, platform: str,
         preview = ""
         if last is not None:
             card = world.cards.get(last.card_id) if last.card_id else None
-            preview = f"[卡片] {page_card(card)['title']}" if card else (last.title or last.text)
+            preview = f"[卡片] {page_card(card)['title']}" if card else (
+                "[图片]" if last.kind == "image" else last.title or last.text)
         result.append({"id": conversation_id(person, key), "kind": kind, "title": title,
                        "members": members, "count": len(messages), "last": preview[:60]})
     return result
