@@ -6,7 +6,16 @@ from typing import Any
 
 from sandbox.normalise import page_card
 from sandbox.org import Person
-from sandbox.state import BOT, DINGTALK, Candidate, MassTask, Message, World, dm_key
+from sandbox.state import (
+    BOT,
+    DINGTALK,
+    PLATFORMS,
+    Candidate,
+    MassTask,
+    Message,
+    World,
+    dm_key,
+)
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -101,4 +110,15 @@ def inbox_view(world: World, person: Person, platform: str,
         "person": person.to_dict(), "platform": platform, "revision": world.revision,
         "messages": [message_view(world, person, m) for m in messages],
         "tasks": tasks, "todos": todos_view(world, person) if platform == DINGTALK else [],
+    }
+
+
+def counts_view(world: World) -> dict[str, dict[str, int]]:
+    """Per person and platform, how many messages others (the bot, a group) sent them: the
+    page shows unread counts in its picker and explains an empty chat on one platform."""
+    return {
+        person.id: {platform: sum(1 for m in world.inbox(person, platform)
+                                  if m.sender != person.id)
+                    for platform in PLATFORMS if person.on(platform)}
+        for person in world.directory.people
     }

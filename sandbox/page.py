@@ -26,6 +26,7 @@ async def index(request: web.Request) -> web.Response:
     boot = {
         "startPerson": start_person(directory.people, settings.start_person),
         "schedule": settings.bot_view is not None,
+        "quietRule": settings.bot_view.quiet_rule() if settings.bot_view is not None else "",
         "people": [p.to_dict() for p in directory.people],
         "groups": [g.to_dict() for g in directory.groups],
         "botName": request.app[SETTINGS].bot_name,

@@ -27,6 +27,10 @@ class BotView(Protocol):
         """The next due items, soonest first: ``{"due_ms", "kind", "what", "who"}``."""
         ...
 
+    def quiet_rule(self) -> str:
+        """The bot's quiet hours in a few words, e.g. ``21:00–08:30，休息日全天``."""
+        ...
+
     async def held_until(self, at: float) -> float | None:
         """When a message the bot sends at ``at`` (epoch seconds) really goes out, if later
         (quiet hours, days off); None when it goes out at once."""

@@ -51,6 +51,11 @@ class BotSchedule:
             "who": people.get(item.payload.get("assignee_id") or 0, ""),
         } for item in items]
 
+    def quiet_rule(self) -> str:
+        s = self.settings
+        window = f"{s.quiet_start:%H:%M}–{s.quiet_end:%H:%M}"
+        return window + ("，休息日全天" if s.quiet_weekends else "")
+
     async def held_until(self, at: float) -> float | None:
         moment = datetime.fromtimestamp(at, UTC)
         async with self.session_factory() as session:

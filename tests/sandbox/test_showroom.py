@@ -108,6 +108,9 @@ class Schedule:
         return [{"due_ms": int(self.due * 1000), "kind": "sla.remind", "step": "hr_review",
                  "candidate": "张三", "who": "李HR"}][:limit]
 
+    def quiet_rule(self) -> str:
+        return "21:00–08:30，休息日全天"
+
     async def held_until(self, at: float) -> float | None:
         return self.due if at < self.due else None
 
@@ -124,6 +127,8 @@ async def test_next_event_jumps_to_the_bots_next_due_item(sandbox: Sandbox) -> N
     status, after = await sandbox.api("POST", "clock/advance", {"next": True})
     assert status == 200 and after["now_ms"] >= schedule.due * 1000
     assert after["held_until"] is None
+    async with sandbox.http.get(f"{sandbox.url}/sandbox/") as resp:
+        assert '"quietRule": "21:00–08:30，休息日全天"' in await resp.text()
 
 
 async def test_favicon_is_served_and_not_recorded(sandbox: Sandbox) -> None:

@@ -4,14 +4,30 @@
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const params = new URLSearchParams(location.search);
 const state = {
-  person: params.get("person") || localStorage.getItem("sandbox.person") || boot.people[0].id,
+  person: params.get("person") || localStorage.getItem("sandbox.person") || boot.startPerson,
   platform: params.get("platform") || localStorage.getItem("sandbox.platform") || "dingtalk",
   conversation: "dm",
   revision: null,
   busy: false,
+  cards: new Map(),  // card id -> version last drawn, to flash the ones that change
+  lastSeq: null,  // newest message drawn, to flash what arrives
+  seen: JSON.parse(localStorage.getItem("sandbox.seen") || "{}"),  // "E020/dingtalk" -> count
+  counts: {},
 };
 const $ = (id) => document.getElementById(id);
 const PLATFORM_NAMES = { dingtalk: "钉钉", wecom: "企业微信" };
+// The bot's due items, as the "即将发生" panel names them.
+const KIND_NAMES = {
+  "sla.remind": "催办提醒", "sla.escalate": "超时上报", "digest.daily": "每日待办摘要",
+  "recall.profile": "人才档案卡", "recall.cadence": "召回提醒", "recall.rehire": "返岗跟进",
+  "insight.weekly": "周报", "pool.suggest": "人才库推荐", "away.start": "休假开始",
+  "away.end": "休假结束", "delivery.failed": "发送失败通知",
+};
+const STEP_NAMES = {
+  hr_review: "HR审核", leader_approval: "领导审批", feedback: "用人经理反馈",
+  interviewing: "面试", offer: "offer", greeting: "问候", news: "近况", opening: "岗位",
+};
+const personName = (id) => (boot.people.find((p) => p.id === id) || { name: id }).name;
 
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => (
@@ -89,23 +105,55 @@ function renderMessage(m) {
   const mine = m.sender.id === state.person;
   let content;
   if (m.card) content = renderCard(m.card);
-  else if (m.kind === "markdown") {
+  else if (m.media && m.kind === "image") {
+    content = `<div class="bubble image"><img src="${escapeHtml(m.media.url)}" alt="图片"` +
+      ` loading="lazy"></div>`;
+  } else if (m.media) {
+    content = `<div class="bubble file">📎 <a href="${escapeHtml(m.media.url)}" download>` +
+      `${escapeHtml(m.media.filename || m.text || "文件")}</a></div>`;
+  } else if (m.kind === "markdown") {
     const title = m.title ? `<div class="md-title">${escapeHtml(m.title)}</div>` : "";
     content = `<div class="bubble">${title}${markdown(m.text)}</div>`;
   } else content = `<div class="bubble">${escapeHtml(m.text).replace(/\n/g, "<br>")}</div>`;
   const who = m.from_bot ? boot.botName : m.sender.name;
-  return `<li class="msg ${mine ? "mine" : "theirs"}${m.from_bot ? " bot" : ""}">` +
+  return `<li class="msg ${mine ? "mine" : "theirs"}${m.from_bot ? " bot" : ""}"` +
+    ` data-seq="${m.seq}">` +
     `<div class="avatar">${escapeHtml(who.slice(0, 1))}</div><div class="msg-main">` +
     `<div class="meta">${escapeHtml(who)} · ${formatTime(m.time)}</div>${content}</div></li>`;
+}
+
+function emptyChat() {
+  const other = state.platform === "dingtalk" ? "wecom" : "dingtalk";
+  const mine = state.counts[state.person] || {};
+  const name = escapeHtml(personName(state.person));
+  if (state.conversation === "dm" && mine[other]) {
+    return `<li class="empty">${name}在${PLATFORM_NAMES[state.platform]}上还没有消息，` +
+      `在${PLATFORM_NAMES[other]}上有 ${mine[other]} 条。每个人的聊天记录留在他用的那个平台上。` +
+      `<br><button type="button" class="link" data-go-platform="${other}">` +
+      `看${PLATFORM_NAMES[other]}上的聊天</button></li>`;
+  }
+  return `<li class="empty">还没有消息。试试输入「@${escapeHtml(boot.botName)} 帮助」，` +
+    `或点上方「▶ 演示剧本」</li>`;
 }
 
 function renderInbox(data) {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const messages = data.messages.filter((m) => m.conversation === state.conversation);
-  list.innerHTML = messages.length ? messages.map(renderMessage).join("")
-    : `<li class="empty">还没有消息。试试输入「@${escapeHtml(boot.botName)} 帮助」</li>`;
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  list.innerHTML = messages.length ? messages.map(renderMessage).join("") : emptyChat();
+  // Flash what is new or changed since the last drawing, and bring it into view.
+  const fresh = [];
+  for (const m of messages) {
+    const node = list.querySelector(`[data-seq="${m.seq}"]`);
+    const changed = m.card && state.cards.has(m.card.id) && state.cards.get(m.card.id) !== m.card.version;
+    if (state.lastSeq !== null && (m.seq > state.lastSeq || changed)) fresh.push(node);
+    if (m.card) state.cards.set(m.card.id, m.card.version);
+  }
+  const newest = messages.length ? messages[messages.length - 1].seq : 0;
+  state.lastSeq = Math.max(state.lastSeq ?? 0, newest);
+  fresh.forEach((node) => node.classList.add("flash"));
+  if (fresh.length) fresh[fresh.length - 1].scrollIntoView({ block: "nearest", behavior: "smooth" });
+  else if (atBottom) list.scrollTop = list.scrollHeight;
   $("tasks-panel").hidden = state.platform !== "wecom";
   $("tasks").innerHTML = data.tasks.map((t) =>
     `<li class="task"><div>${escapeHtml(t.text)}</div>` +
@@ -137,15 +185,22 @@ async function refresh(force = false) {
   state.busy = true;
   try {
     const since = force || state.revision === null ? {} : { since: state.revision };
-    const inbox = await call("GET", `inbox?${query(since)}`);
+    const [inbox, clock, status, counts] = await Promise.all([
+      call("GET", `inbox?${query(since)}`), call("GET", "clock"), call("GET", "status"),
+      call("GET", "counts")]);
+    renderCounts(counts.counts);
+    renderClock(clock);
     if (inbox.changed) {
       state.revision = inbox.revision;
       renderInbox(inbox);
       renderConversations((await call("GET", `conversations?${query()}`)).conversations);
       renderCandidates((await call("GET", "candidates")).candidates);
     }
-    const [clock, status] = await Promise.all([call("GET", "clock"), call("GET", "status")]);
-    $("clock").textContent = `沙盒时间 ${clock.now.replace("T", " ").slice(0, 16)}`;
+    // The bot's schedule changes with what people do and with the clock, not by itself.
+    if (boot.schedule && (inbox.changed || clock.offset_seconds !== state.offset)) {
+      state.offset = clock.offset_seconds;
+      renderUpcoming((await call("GET", "upcoming")).items);
+    }
     const up = state.platform === "dingtalk" ? status.dingtalk.connected : status.wecom.configured;
     $("bot-status").textContent = `${PLATFORM_NAMES[state.platform]}机器人：${up ? "已连接" : "未连接"}`;
     $("bot-status").className = `status ${up ? "up" : "down"}`;
@@ -153,6 +208,44 @@ async function refresh(force = false) {
     toast(err.message);
   } finally {
     state.busy = false;
+  }
+}
+
+function shortTime(iso) {
+  return iso.replace("T", " ").slice(5, 16);
+}
+
+function renderClock(clock) {
+  const weekday = "日一二三四五六"[new Date(clock.now_ms).getDay()];
+  $("clock").textContent = `沙盒时间 ${clock.now.replace("T", " ").slice(0, 16)} 周${weekday}`;
+  const note = $("quiet-note");
+  note.hidden = !clock.held_until;
+  if (clock.held_until) {
+    note.innerHTML = `🌙 现在是免打扰时段：机器人的提醒和卡片暂缓到 <b>${shortTime(clock.held_until)}</b>` +
+      ` 才送达（截止时间不变）。点「到明天 09:00」或「下一个事件」继续。`;
+  }
+}
+
+function renderUpcoming(items) {
+  $("upcoming").innerHTML = items.map((i) => {
+    const step = STEP_NAMES[i.step] ? ` · ${STEP_NAMES[i.step]}` : "";
+    const whom = [i.candidate && `候选人 ${i.candidate}`, i.who && `给 ${i.who}`].filter(Boolean).join("，");
+    return `<li class="due"><span class="due-time">${shortTime(i.due)}</span>` +
+      `<span class="due-what">${escapeHtml(KIND_NAMES[i.kind] || i.kind)}${escapeHtml(step)}</span>` +
+      (whom ? `<span class="hint">${escapeHtml(whom)}</span>` : "") + `</li>`;
+  }).join("") || `<li class="hint">机器人没有待发生的事件</li>`;
+}
+
+function renderCounts(counts) {
+  state.counts = counts;
+  const key = `${state.person}/${state.platform}`;
+  state.seen[key] = (counts[state.person] || {})[state.platform] || 0;
+  localStorage.setItem("sandbox.seen", JSON.stringify(state.seen));
+  for (const option of $("person-picker").options) {
+    const total = (counts[option.value] || {})[state.platform] || 0;
+    const unread = Math.max(total - (state.seen[`${option.value}/${state.platform}`] || 0), 0);
+    if (!option.dataset.label) option.dataset.label = option.textContent;
+    option.textContent = option.dataset.label + (unread ? ` · ${unread} 条新消息` : "");
   }
 }
 
@@ -171,6 +264,8 @@ function choose(person, platform) {
   state.platform = platform;
   state.conversation = "dm";
   state.revision = null;
+  state.lastSeq = null;
+  state.cards.clear();
   localStorage.setItem("sandbox.person", person);
   localStorage.setItem("sandbox.platform", platform);
   history.replaceState(null, "", `?${query()}`);
@@ -179,6 +274,22 @@ function choose(person, platform) {
     b.classList.toggle("active", b.dataset.platform === platform));
   $("person-picker").value = person;
   refresh(true);
+}
+
+// Without a CJK font every Chinese character is the same "missing glyph" box: compare two
+// different characters drawn on a canvas, and tell the visitor what to install if they match.
+function checkFonts() {
+  const canvas = document.createElement("canvas");
+  canvas.width = 40; canvas.height = 20;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return;
+  const draw = (text) => {
+    ctx.clearRect(0, 0, 40, 20);
+    ctx.font = `16px ${getComputedStyle(document.body).fontFamily}`;
+    ctx.fillText(text, 0, 16);
+    return ctx.getImageData(0, 0, 40, 20).data.join(",");
+  };
+  $("font-warning").hidden = draw("钉") !== draw("微");
 }
 
 async function act(action, done) {
@@ -199,6 +310,8 @@ $("conversations").addEventListener("click", (e) => {
   if (item) { state.conversation = item.dataset.conversation; refresh(true); }
 });
 $("messages").addEventListener("click", (e) => {
+  const go = e.target.closest("button[data-go-platform]");
+  if (go) { choose(state.person, go.dataset.goPlatform); return; }
   const button = e.target.closest("button[data-action]");
   if (!button || button.disabled) return;
   button.disabled = true;
@@ -228,8 +341,10 @@ $("input").addEventListener("keydown", (e) => {
     $("composer").requestSubmit();
   }
 });
-$("advance-day").addEventListener("click", () =>
-  act(() => call("POST", "clock/advance", { days: 1 }), () => "时钟已前进 1 天"));
+document.querySelectorAll("button[data-advance]").forEach((b) => b.addEventListener("click", () =>
+  act(() => call("POST", "clock/advance", JSON.parse(b.dataset.advance)), (clock) =>
+    `时钟已到 ${shortTime(clock.now)}` + (clock.held_until
+      ? `：免打扰中，消息 ${shortTime(clock.held_until)} 送达` : ""))));
 $("reset").addEventListener("click", () => {
   if (confirm("清空所有会话、卡片和调用记录？")) act(() => call("POST", "reset"), () => "已重置");
 });
@@ -241,6 +356,12 @@ $("contact-form").addEventListener("submit", (e) => {
   }), () => "候选人已添加");
 });
 
-choose(boot.people.some((p) => p.id === state.person) ? state.person : boot.people[0].id,
+if (boot.quietRule) {
+  $("quiet-rule").hidden = false;
+  $("quiet-rule").textContent = `免打扰 ${boot.quietRule}：期间的消息顺延送达`;
+}
+$("upcoming-panel").hidden = !boot.schedule;
+checkFonts();
+choose(boot.people.some((p) => p.id === state.person) ? state.person : boot.startPerson,
   PLATFORM_NAMES[state.platform] ? state.platform : "dingtalk");
 setInterval(refresh, 1000);
