@@ -21,6 +21,7 @@ from sandbox.wire import SETTINGS, WORLD, answer
 MAX_ADVANCE = 366 * 86400
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UPCOMING_LIMIT = 8
+NEXT_LOOKAHEAD = 50
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -73,11 +74,12 @@ def _delta_of(body: dict[str, Any]) -> float:
 async def _target_delta(request: web.Request, world: World, body: dict[str, Any]) -> float:
     if body.get("next"):
         view = request.app[SETTINGS].bot_view
-        items = await view.upcoming(1) if view is not None else []
-        if not items:
+        items = await view.upcoming(NEXT_LOOKAHEAD) if view is not None else []
+        later = [i["due_ms"] / 1000 for i in items if i["due_ms"] / 1000 > world.now()]
+        if not later:
             raise ApiError(409, "机器人没有待发生的事件")
         # One second past the due time, so the bot's beat finds the item due.
-        return max(items[0]["due_ms"] / 1000 + 1 - world.now(), 1.0)
+        return min(later) + 1 - world.now()
     if "at" in body:
         days = body.get("days", 0)
         if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 366:

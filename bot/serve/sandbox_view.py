@@ -10,17 +10,63 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.context import Settings
 from handlers.sla.calendar import load_work_calendar
 from handlers.sla.quiet_hours import next_delivery_time
 from storage.db import SessionFactory
-from storage.models import Candidate, Person, Referral
+from storage.models import Candidate, Outbox, OutboxStatus, Person, Referral
 from storage.repo.due import list_pending_due_items
 
 # Recurring housekeeping a visitor did not cause and cannot see; listing it would only hide
 # the reminders and recall prompts they are waiting for.
 HOUSEKEEPING = frozenset({"retention.sweep", "recall.sync", "usage.alert", "contact.link"})
+
+
+def _person_names(people: list[Person]) -> dict[Any, str]:
+    """Names by person id and by every id a platform or the shell knows them by."""
+    names: dict[Any, str] = {}
+    for p in people:
+        for key in (p.id, p.employee_no, p.dingtalk_user_id, p.wecom_userid):
+            if key:
+                names[key] = p.name
+    return names
+
+
+async def upcoming_items(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
+    """The bot's next due items and held messages, soonest first: ``{"due_ms", "kind",
+    "step", "candidate", "who"}``; a held message is kind ``outbox.held``."""
+    items = [i for i in await list_pending_due_items(session=session)
+             if i.kind not in HOUSEKEEPING][:limit]
+    held = (await session.exec(
+        select(Outbox).where(Outbox.status == OutboxStatus.PENDING)
+        .order_by(Outbox.next_attempt_at).limit(limit)  # type: ignore[arg-type]
+    )).all()
+    names = _person_names(list((await session.exec(select(Person))).all()))
+    candidates: dict[int, str] = {}
+    referral_ids = {i.referral_id for i in items if i.referral_id is not None}
+    if referral_ids:
+        rows = await session.exec(
+            select(Referral.id, Candidate.name)
+            .join(Candidate, Candidate.id == Referral.candidate_id)  # type: ignore[arg-type]
+            .where(Referral.id.in_(referral_ids))  # type: ignore[union-attr]
+        )
+        candidates = {rid: name for rid, name in rows.all()}
+    found = [{
+        "due_ms": _ms(item.due_at), "kind": item.kind,
+        "step": str(item.payload.get("step") or item.payload.get("stage") or ""),
+        "candidate": candidates.get(item.referral_id or 0, ""),
+        "who": names.get(item.payload.get("assignee_id") or 0, ""),
+    } for item in items] + [{
+        "due_ms": _ms(row.next_attempt_at), "kind": "outbox.held", "step": "",
+        "candidate": "", "who": names.get(row.target, ""),
+    } for row in held]
+    return sorted(found, key=lambda i: i["due_ms"])[:limit]
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class BotSchedule:
@@ -32,24 +78,7 @@ class BotSchedule:
 
     async def upcoming(self, limit: int) -> list[dict[str, Any]]:
         async with self.session_factory() as session:
-            items = [i for i in await list_pending_due_items(session=session)
-                     if i.kind not in HOUSEKEEPING][:limit]
-            people = {p.id: p.name for p in (await session.exec(select(Person))).all()}
-            candidates: dict[int, str] = {}
-            referral_ids = {i.referral_id for i in items if i.referral_id is not None}
-            if referral_ids:
-                rows = await session.exec(
-                    select(Referral.id, Candidate.name)
-                    .join(Candidate, Candidate.id == Referral.candidate_id)  # type: ignore[arg-type]
-                    .where(Referral.id.in_(referral_ids))  # type: ignore[union-attr]
-                )
-                candidates = {rid: name for rid, name in rows.all()}
-        return [{
-            "due_ms": int(item.due_at.timestamp() * 1000), "kind": item.kind,
-            "step": str(item.payload.get("step") or item.payload.get("stage") or ""),
-            "candidate": candidates.get(item.referral_id or 0, ""),
-            "who": people.get(item.payload.get("assignee_id") or 0, ""),
-        } for item in items]
+            return await upcoming_items(session, limit)
 
     def quiet_rule(self) -> str:
         s = self.settings

@@ -22,6 +22,7 @@ const KIND_NAMES = {
   "recall.profile": "人才档案卡", "recall.cadence": "召回提醒", "recall.rehire": "返岗跟进",
   "insight.weekly": "周报", "pool.suggest": "人才库推荐", "away.start": "休假开始",
   "away.end": "休假结束", "delivery.failed": "发送失败通知",
+  "outbox.held": "暂缓的消息送达",
 };
 const STEP_NAMES = {
   hr_review: "HR审核", leader_approval: "领导审批", feedback: "用人经理反馈",
