@@ -240,3 +240,21 @@ async def test_the_stats_chart_is_drawn(demo: Demo, desktop: object, shots: Path
         " return i && i.complete && i.naturalWidth > 100; }")
     await image.scroll_into_view_if_needed()
     await shot(p, shots, "sandbox-chart")
+
+
+async def test_two_panes_show_the_referrer_and_hr_side_by_side(
+    demo: Demo, desktop: object, shots: Path
+) -> None:
+    p = desktop
+    await p.click("#split-toggle")  # type: ignore[attr-defined]
+    assert await p.input_value("#second-picker") == "E011"  # type: ignore[attr-defined]
+    await p.fill("#input", REFER)  # type: ignore[attr-defined]
+    await p.press("#input", "Enter")  # type: ignore[attr-defined]
+    review = p.locator("#messages-2 .card", has_text="推荐审核 · 张三").first  # type: ignore[attr-defined]
+    await review.wait_for()
+    # 李HR taps in the right pane; 张经理 sees the progress in the left one.
+    await review.get_by_role("button", name="通过").click()
+    await p.locator("#messages .card", has_text="待领导审批").first.wait_for()  # type: ignore[attr-defined]
+    assert await p.locator("#messages .msg.flash").count() >= 1  # type: ignore[attr-defined]
+    await fits_width(p)
+    await shot(p, shots, "sandbox-two-pane")

@@ -151,3 +151,14 @@ async def test_the_page_boots_as_zhang(sandbox: Sandbox) -> None:
     async with sandbox.http.get(f"{sandbox.url}/sandbox/") as resp:
         html = await resp.text()
     assert '"startPerson": "E020"' in html
+
+
+async def test_counts_say_who_has_messages_on_which_platform(sandbox: Sandbox) -> None:
+    token = await sandbox.wecom_token()
+    _, sent = await sandbox.call("POST", "/cgi-bin/message/send", {
+        "touser": "lihr|zhangjl", "agentid": AGENT_ID, "msgtype": "text",
+        "text": {"content": "你好"}}, params={"access_token": token})
+    assert sent["errcode"] == 0
+    _, data = await sandbox.api("GET", "counts")
+    assert data["counts"]["E011"] == {"dingtalk": 0, "wecom": 1}
+    assert data["counts"]["E020"]["wecom"] == 1 and data["counts"]["E001"]["wecom"] == 0

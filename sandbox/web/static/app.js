@@ -13,6 +13,8 @@ const state = {
   lastSeq: null,  // newest message drawn, to flash what arrives
   seen: JSON.parse(localStorage.getItem("sandbox.seen") || "{}"),  // "E020/dingtalk" -> count
   counts: {},
+  second: null,  // the person of the second pane (双栏), or null when it is closed
+  secondRevision: null,
 };
 const $ = (id) => document.getElementById(id);
 const PLATFORM_NAMES = { dingtalk: "钉钉", wecom: "企业微信" };
@@ -102,8 +104,8 @@ function renderCard(card) {
     (buttons ? `<div class="card-buttons">${buttons}</div>` : "") + `</div>`;
 }
 
-function renderMessage(m) {
-  const mine = m.sender.id === state.person;
+function renderMessage(m, viewer = state.person) {
+  const mine = m.sender.id === viewer;
   let content;
   if (m.card) content = renderCard(m.card);
   else if (m.media && m.kind === "image") {
@@ -197,6 +199,7 @@ async function refresh(force = false) {
       renderConversations((await call("GET", `conversations?${query()}`)).conversations);
       renderCandidates((await call("GET", "candidates")).candidates);
     }
+    if (state.second) await refreshSecond(force);
     // The bot's schedule changes with what people do and with the clock, not by itself.
     if (boot.schedule && (inbox.changed || clock.offset_seconds !== state.offset)) {
       state.offset = clock.offset_seconds;
@@ -210,6 +213,29 @@ async function refresh(force = false) {
   } finally {
     state.busy = false;
   }
+}
+
+async function refreshSecond(force) {
+  const q = new URLSearchParams({ person: state.second, platform: state.platform,
+    conversation: "dm" });
+  if (!force && state.secondRevision !== null) q.set("since", state.secondRevision);
+  const data = await call("GET", `inbox?${q}`);
+  if (!data.changed) return;
+  state.secondRevision = data.revision;
+  const list = $("messages-2");
+  list.innerHTML = data.messages.map((m) => renderMessage(m, state.second)).join("")
+    || `<li class="empty">${escapeHtml(personName(state.second))}在${PLATFORM_NAMES[state.platform]}上还没有消息</li>`;
+  list.scrollTop = list.scrollHeight;
+}
+
+function openSecond(person) {
+  state.second = person;
+  state.secondRevision = null;
+  $("second-pane").hidden = !person;
+  document.querySelector(".layout").classList.toggle("split", Boolean(person));
+  $("split-toggle").setAttribute("aria-pressed", String(Boolean(person)));
+  if (person) $("second-picker").value = person;
+  refresh(true);
 }
 
 function shortTime(iso) {
@@ -267,6 +293,7 @@ function choose(person, platform) {
   state.revision = null;
   state.lastSeq = null;
   state.cards.clear();
+  state.secondRevision = null;
   localStorage.setItem("sandbox.person", person);
   localStorage.setItem("sandbox.platform", platform);
   history.replaceState(null, "", `?${query()}`);
@@ -319,6 +346,34 @@ $("messages").addEventListener("click", (e) => {
   act(() => call("POST", "tap", {
     person: state.person, platform: state.platform, card_id: button.dataset.card,
     action: button.dataset.action, conversation: state.conversation,
+  }));
+});
+$("split-toggle").addEventListener("click", () => {
+  if (state.second) { openSecond(null); return; }
+  // The HR closest in the org to whoever is shown (the one who reviews their referrals);
+  // next to an HR, the first referrer.
+  const me = boot.people.find((p) => p.id === state.person);
+  const mine = me.org_path.split("/");
+  const shared = (p) => {
+    const theirs = p.org_path.split("/");
+    let n = 0;
+    while (n < Math.min(mine.length, theirs.length) && mine[n] === theirs[n]) n += 1;
+    return n;
+  };
+  const hrs = boot.people.filter((p) => p.roles.includes("hr") && p.id !== state.person)
+    .map((p) => [shared(p), p]).sort((a, b) => b[0] - a[0]);
+  const isHr = me.roles.includes("hr");
+  openSecond(isHr || !hrs.length ? (state.person === boot.startPerson
+    ? boot.people.find((p) => p.id !== me.id).id : boot.startPerson) : hrs[0][1].id);
+});
+$("second-picker").addEventListener("change", (e) => openSecond(e.target.value));
+$("messages-2").addEventListener("click", (e) => {
+  const button = e.target.closest("button[data-action]");
+  if (!button || button.disabled) return;
+  button.disabled = true;
+  act(() => call("POST", "tap", {
+    person: state.second, platform: state.platform, card_id: button.dataset.card,
+    action: button.dataset.action, conversation: "dm",
   }));
 });
 $("tasks").addEventListener("click", (e) => {
