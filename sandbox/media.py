@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from sandbox.fake_wecom import token_error
 from sandbox.state import DINGTALK, WECOM, Media
 from sandbox.wire import WORLD, answer, wecom_answer
 
@@ -74,10 +75,10 @@ async def dingtalk_upload(request: web.Request) -> web.Response:
 
 async def wecom_upload(request: web.Request) -> web.Response:
     """``POST /cgi-bin/media/upload?access_token=&type=``: temporary media, three days."""
+    refused = token_error(request)
+    if refused is not None:
+        return refused
     world = request.app[WORLD]
-    state = world.token_state(WECOM, request.query.get("access_token", ""))
-    if state != "valid":
-        return wecom_answer(42001 if state == "expired" else 40014, "invalid access_token")
     media = await _stored(request, WECOM)
     if isinstance(media, str):
         return wecom_answer(40004 if "type" in media else 41005, media)

@@ -78,8 +78,12 @@ async def test_a_dingtalk_sample_image_message_shows_the_picture(sandbox: Sandbo
     assert listed["conversations"][0]["last"] == "[图片]"
 
 
-async def test_an_upload_without_a_file_is_refused(sandbox: Sandbox) -> None:
+async def test_an_upload_without_a_file_or_a_token_is_refused(sandbox: Sandbox) -> None:
+    status, refused = await upload(sandbox, "/cgi-bin/media/upload", "")
+    assert status == 200 and refused["errcode"] == 41001
     token = await sandbox.wecom_token()
+    _, wrong = await upload(sandbox, "/cgi-bin/media/upload", token, kind="gif")
+    assert wrong["errcode"] == 40004
     async with sandbox.http.post(f"{sandbox.url}/cgi-bin/media/upload", data=b"x",
                                  params={"access_token": token, "type": "image"}) as resp:
         assert (await resp.json(content_type=None))["errcode"] == 41005
