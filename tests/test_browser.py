@@ -23,7 +23,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 20_000
 DEMO_TIMEOUT_MS = 120_000
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844},
+             "narrow": {"width": 360, "height": 740}}
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -60,7 +61,7 @@ async def open_page(demo: Demo, viewport: str) -> AsyncIterator[object]:
         await browser.close()
 
 
-@pytest.fixture(params=list(VIEWPORTS))
+@pytest.fixture(params=["desktop", "phone"])
 async def page(request: pytest.FixtureRequest, demo: Demo) -> AsyncIterator[object]:
     async for tab in open_page(demo, request.param):
         tab.viewport_name = request.param  # type: ignore[attr-defined]
@@ -100,6 +101,9 @@ async def test_refer_review_and_progress_in_the_browser(
     await p.press("#input", "Enter")  # type: ignore[attr-defined]
     submitted = p.locator(".card", has_text="推荐已提交")  # type: ignore[attr-defined]
     await submitted.first.wait_for()
+    # What 张经理 typed is theirs (drawn on the right), the bot's answer is not.
+    assert await p.locator(".msg.mine", has_text="推荐 店长 张三").count() == 1  # type: ignore[attr-defined]
+    assert await p.locator(".msg.mine .card").count() == 0  # type: ignore[attr-defined]
     await fits_width(p)
     await shot(p, shots, "sandbox-referral")
 
@@ -158,12 +162,15 @@ async def play_demo(p: object, demo_id: str) -> None:
                               timeout=DEMO_TIMEOUT_MS)
 
 
-@pytest.mark.parametrize("demo_id", ["r1", "r2", "r3"])
+@pytest.mark.parametrize(("demo_id", "platform"), [
+    ("r1", "dingtalk"), ("r2", "dingtalk"), ("r3", "dingtalk"), ("r1", "wecom")])
 async def test_each_demo_plays_in_the_browser(
-    demo: Demo, desktop: object, shots: Path, demo_id: str
+    demo: Demo, desktop: object, shots: Path, demo_id: str, platform: str
 ) -> None:
     p = desktop
+    await p.click(f'[data-platform="{platform}"]')  # type: ignore[attr-defined]
     await play_demo(p, demo_id)
+    assert await p.evaluate("document.body.className") == f"platform-{platform}"  # type: ignore[attr-defined]
     assert "演示结束" in await p.inner_text("#demo-narration")  # type: ignore[attr-defined]
     assert await p.inner_text("#demo-figure")  # type: ignore[attr-defined]
     seen = await p.inner_text("#messages")  # type: ignore[attr-defined]
@@ -175,7 +182,7 @@ async def test_each_demo_plays_in_the_browser(
     else:
         assert person == "E011" and "已发送" in seen
         assert "时钟快进了" in await p.inner_text("#demo-narration")  # type: ignore[attr-defined]
-    await shot(p, shots, f"sandbox-demo-{demo_id}")
+    await shot(p, shots, f"sandbox-demo-{demo_id}" + ("" if platform == "dingtalk" else "-wecom"))
 
 
 async def test_a_demo_on_a_phone_pauses_and_hands_over(demo: Demo, shots: Path) -> None:
@@ -198,6 +205,19 @@ async def test_a_demo_on_a_phone_pauses_and_hands_over(demo: Demo, shots: Path) 
         await p.wait_for_selector('#demo-panel[data-state="done"]',  # type: ignore[attr-defined]
                                   timeout=DEMO_TIMEOUT_MS)
         await fits_width(p)
+
+
+async def test_the_narrowest_phone_still_fits(demo: Demo) -> None:
+    async for p in open_page(demo, "narrow"):
+        await demo.say("E020", "dingtalk", REFER)
+        await p.locator(".card", has_text="推荐已提交").first.wait_for()  # type: ignore[attr-defined]
+        await p.click("#demo-open")  # type: ignore[attr-defined]
+        await p.locator(".demo-choice").first.wait_for()  # type: ignore[attr-defined]
+        await fits_width(p)
+        # Labels keep their words together: no field label is broken one character a line.
+        heights = await p.eval_on_selector_all(  # type: ignore[attr-defined]
+            ".field .label", "els => els.map(e => e.getBoundingClientRect().height)")
+        assert heights and max(heights) < 30
 
 
 async def test_the_clock_says_when_messages_are_held(

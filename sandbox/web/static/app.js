@@ -117,7 +117,7 @@ function renderInbox(data) {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const messages = data.messages.filter((m) => m.conversation === state.conversation);
-  list.innerHTML = messages.length ? messages.map(renderMessage).join("") : emptyChat();
+  list.innerHTML = messages.length ? messages.map((m) => renderMessage(m)).join("") : emptyChat();
   // Flash what is new or changed since the last drawing, and bring it into view.
   const fresh = [];
   for (const m of messages) {
