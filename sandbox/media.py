@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from email.parser import BytesParser
 from email.policy import HTTP as HTTP_POLICY
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -38,7 +38,8 @@ def media_part(content_type: str, body: bytes) -> tuple[str, bytes, str] | None:
         if part.get_param("name", header="content-disposition") == "media":
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
-                return (part.get_filename() or "media", data,
+                # Clients send a UTF-8 name raw (httpx) or percent-encoded (aiohttp).
+                return (unquote(part.get_filename() or "media"), data,
                         part.get_content_type() or "application/octet-stream")
     return None
 

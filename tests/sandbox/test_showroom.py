@@ -166,3 +166,24 @@ async def test_counts_say_who_has_messages_on_which_platform(sandbox: Sandbox) -
     _, data = await sandbox.api("GET", "counts")
     assert data["counts"]["E011"] == {"dingtalk": 0, "wecom": 1}
     assert data["counts"]["E020"]["wecom"] == 1 and data["counts"]["E001"]["wecom"] == 0
+
+
+async def test_a_wecom_file_message_names_the_file(sandbox: Sandbox) -> None:
+    token = await sandbox.wecom_token()
+    form = aiohttp.FormData()
+    form.add_field("media", "简历内容".encode(), filename="张三简历.pdf",
+                   content_type="application/pdf")
+    async with sandbox.http.post(f"{sandbox.url}/cgi-bin/media/upload", data=form,
+                                 params={"access_token": token, "type": "file"}) as resp:
+        uploaded = await resp.json(content_type=None)
+    # https://developer.work.weixin.qq.com/document/path/90236 (file message)
+    _, sent = await sandbox.call("POST", "/cgi-bin/message/send", {
+        "touser": "lihr", "agentid": AGENT_ID, "msgtype": "file",
+        "file": {"media_id": uploaded["media_id"]}}, params={"access_token": token})
+    assert sent["errcode"] == 0
+    _, inbox = await sandbox.api("GET", "inbox", person="E011", platform="wecom")
+    [message] = inbox["messages"]
+    assert message["kind"] == "file" and message["media"]["filename"] == "张三简历.pdf"
+    async with sandbox.http.get(sandbox.url + message["media"]["url"]) as resp:
+        assert resp.headers["Content-Disposition"].startswith("attachment")
+        assert (await resp.read()).decode() == "简历内容"
