@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test
+.PHONY: run test install install-test screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,8 @@ test: install-test
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Refresh the README's sandbox images: the browser tests (Debian's chromium) write their
+# screenshots to docs/ instead of a temporary folder.
+screenshots: install-test
+	HRBOT_SCREENSHOTS=docs $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py

@@ -15,6 +15,7 @@ from aiohttp import web
 from sandbox import dingtalk_events, wecom_events
 from sandbox.api_views import (
     conversations_view,
+    counts_view,
     inbox_view,
     message_view,
 )
@@ -183,8 +184,15 @@ async def tap(request: web.Request) -> web.Response:
     return answer({"ok": True, "card_id": card.id, "button": button, "delivery": delivery})
 
 
+@api
+async def counts(request: web.Request) -> web.Response:
+    world = request.app[WORLD]
+    return answer({"revision": world.revision, "counts": counts_view(world)})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get(f"{PREFIX}/counts", counts)
     r.add_get(f"{PREFIX}/people", people)
     r.add_get(f"{PREFIX}/conversations", conversations)
     r.add_get(f"{PREFIX}/inbox", inbox)

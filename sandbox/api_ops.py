@@ -1,4 +1,4 @@
-"""The JSON API's control endpoints: reset, clock, recorded calls, faults, deliveries,
+"""The JSON API's control endpoints: reset, recorded calls, faults, deliveries,
 the Stream gateway, and the 客户联系 side (confirming mass sends, candidates).
 
 Shares error handling with :mod:`sandbox.api`.
@@ -7,9 +7,7 @@ Shares error handling with :mod:`sandbox.api`.
 from __future__ import annotations
 
 import fnmatch
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -17,13 +15,10 @@ from sandbox import wecom_events
 from sandbox.api import PREFIX, ApiError, api, body_of, person_of, text_of
 from sandbox.api_views import candidate_view, task_view
 from sandbox.faults import parse_fault
-from sandbox.state import WECOM, World
+from sandbox.state import WECOM
 from sandbox.stream import GATEWAY
 from sandbox.wecom_callback import NoCallbackUrl
 from sandbox.wire import SETTINGS, WORLD, answer, json_object
-
-MAX_ADVANCE = 366 * 86400
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @api
@@ -31,40 +26,6 @@ async def reset(request: web.Request) -> web.Response:
     request.app[WORLD].reset()
     request.app[GATEWAY].reset()
     return answer({"ok": True})
-
-
-def _clock(world: World) -> dict[str, Any]:
-    now = datetime.fromtimestamp(world.now(), SHANGHAI)
-    return {"offset_seconds": world.clock_offset, "now": now.isoformat(timespec="seconds"),
-            "now_ms": world.now_ms()}
-
-
-@api
-async def clock(request: web.Request) -> web.Response:
-    return answer(_clock(request.app[WORLD]))
-
-
-@api
-async def advance_clock(request: web.Request) -> web.Response:
-    body = await body_of(request)
-    delta = 0.0
-    for unit, factor in (("seconds", 1), ("minutes", 60), ("hours", 3600), ("days", 86400)):
-        value = body.get(unit, 0)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ApiError(400, f"{unit} 必须是数字")
-        delta += value * factor
-    if not 0 < delta <= MAX_ADVANCE:
-        raise ApiError(400, "请给出 seconds/minutes/hours/days，且总计在 0 到 366 天之间")
-    world = request.app[WORLD]
-    world.clock_offset += delta
-    world.touch()
-    hook = request.app[SETTINGS].on_clock_advance
-    if hook is not None:
-        try:
-            await hook(delta, world.clock_offset)
-        except Exception as exc:
-            return answer({**_clock(world), "error": f"时钟钩子失败：{exc!r}"}, 500)
-    return answer({**_clock(world), "advanced_seconds": delta})
 
 
 @api
@@ -180,8 +141,6 @@ async def rotate(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post(f"{PREFIX}/reset", reset)
-    r.add_get(f"{PREFIX}/clock", clock)
-    r.add_post(f"{PREFIX}/clock/advance", advance_clock)
     r.add_get(f"{PREFIX}/calls", calls)
     for method in ("GET", "POST", "DELETE"):
         r.add_route(method, f"{PREFIX}/faults", faults)

@@ -6,7 +6,16 @@ from typing import Any
 
 from sandbox.normalise import page_card
 from sandbox.org import Person
-from sandbox.state import BOT, DINGTALK, Candidate, MassTask, Message, World, dm_key
+from sandbox.state import (
+    BOT,
+    DINGTALK,
+    PLATFORMS,
+    Candidate,
+    MassTask,
+    Message,
+    World,
+    dm_key,
+)
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -28,7 +37,20 @@ def message_view(world: World, person: Person, message: Message) -> dict[str, An
         "sender": {"id": message.sender, "name": sender.name if sender else "hrbot"},
         "from_bot": message.sender == BOT, "text": message.text, "title": message.title,
         "card": page_card(card, viewer) if card is not None else None,
+        "media": _media_view(world, message.media),
     }
+
+
+def _media_view(world: World, media_id: str) -> dict[str, Any] | None:
+    """Where the page fetches an image or file message's content; None for other messages."""
+    if not media_id:
+        return None
+    media = world.media.get(media_id)
+    # DingTalk's photoURL may also be a picture's public address.
+    remote = media_id.startswith(("http://", "https://"))
+    url = media_id if remote else f"/sandbox/media/{media_id}"
+    return {"id": media_id, "url": url, "known": media is not None,
+            "kind": media.kind if media else "", "filename": media.filename if media else ""}
 
 
 def conversations_view(world: World, person: Person, platform: str,
@@ -45,7 +67,8 @@ def conversations_view(world: World, person: Person, platform: str,
         preview = ""
         if last is not None:
             card = world.cards.get(last.card_id) if last.card_id else None
-            preview = f"[卡片] {page_card(card)['title']}" if card else (last.title or last.text)
+            preview = f"[卡片] {page_card(card)['title']}" if card else (
+                "[图片]" if last.kind == "image" else last.title or last.text)
         result.append({"id": conversation_id(person, key), "kind": kind, "title": title,
                        "members": members, "count": len(messages), "last": preview[:60]})
     return result
@@ -87,4 +110,15 @@ def inbox_view(world: World, person: Person, platform: str,
         "person": person.to_dict(), "platform": platform, "revision": world.revision,
         "messages": [message_view(world, person, m) for m in messages],
         "tasks": tasks, "todos": todos_view(world, person) if platform == DINGTALK else [],
+    }
+
+
+def counts_view(world: World) -> dict[str, dict[str, int]]:
+    """Per person and platform, how many messages others (the bot, a group) sent them: the
+    page shows unread counts in its picker and explains an empty chat on one platform."""
+    return {
+        person.id: {platform: sum(1 for m in world.inbox(person, platform)
+                                  if m.sender != person.id)
+                    for platform in PLATFORMS if person.on(platform)}
+        for person in world.directory.people
     }

@@ -116,6 +116,8 @@ def message_fields(msg_key: Any, msg_param: Any) -> dict[str, str] | None:
         return None
     if not isinstance(params, dict):
         return None
+    if msg_key == "sampleImageMsg":
+        return {"kind": "image", "text": "", "media": str(params.get("photoURL", ""))}
     if msg_key == "sampleText":
         return {"kind": "text", "text": str(params.get("content", ""))}
     if msg_key.startswith(("sampleMarkdown", "sampleActionCard", "sampleLink")):
@@ -153,8 +155,8 @@ async def batch_send(request: web.Request) -> web.Response:
             result["invalidStaffIdList"].append(user_id)
             continue
         kind = fields["kind"]
-        world.add_message(DINGTALK, dm_key(person.id), kind, BOT,
-                          text=fields["text"], title=fields.get("title", ""))
+        world.add_message(DINGTALK, dm_key(person.id), kind, BOT, text=fields["text"],
+                          title=fields.get("title", ""), media=fields.get("media", ""))
     return answer(result)
 
 
@@ -173,7 +175,7 @@ async def group_send(request: web.Request) -> web.Response:
     if fields is None:
         return dingtalk_error(400, "param.msgParam", "msgKey/msgParam invalid (JSON string)")
     world.add_message(DINGTALK, group.id, fields["kind"], BOT, text=fields["text"],
-                      title=fields.get("title", ""))
+                      title=fields.get("title", ""), media=fields.get("media", ""))
     return answer({"processQueryKey": uuid.uuid4().hex})
 
 

@@ -124,9 +124,15 @@ async def message_send(request: web.Request) -> web.Response:
         fields.update(extra)
     else:
         content = body.get(msgtype) if isinstance(msgtype, str) else None
+        media = ""
         if msgtype in ("text", "markdown") and isinstance(content, dict) \
                 and isinstance(content.get("content"), str):
             kind, text = str(msgtype), content["content"]
+        elif msgtype in ("image", "file") and isinstance(content, dict):
+            found = world.media.get(str(content.get("media_id", "")))
+            if found is None:
+                return wecom_answer(40007, "invalid media_id")
+            kind, text, media = str(msgtype), found.filename, found.id
         elif isinstance(msgtype, str) and isinstance(content, dict):
             kind, text = "text", f"[{msgtype}]"
         else:
@@ -134,7 +140,7 @@ async def message_send(request: web.Request) -> web.Response:
         for userid in valid:
             person = world.directory.by_wecom_user(userid)
             if person is not None:
-                world.add_message(WECOM, dm_key(person.id), kind, BOT, text=text)
+                world.add_message(WECOM, dm_key(person.id), kind, BOT, text=text, media=media)
     world.sent_bodies[digest] = (world.now(), fields)
     return wecom_answer(**fields)
 

@@ -10,11 +10,32 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from sandbox.org import Group
 
 # Called with (delta seconds, new total offset seconds) after the clock was advanced.
 ClockHook = Callable[[float, float], Awaitable[None]]
+
+
+
+class BotView(Protocol):
+    """What the launcher lets the page know of the bot's schedule (the sandbox cannot ask the
+    bot's database itself: it only speaks the platforms' protocols)."""
+
+    async def upcoming(self, limit: int) -> list[dict[str, Any]]:
+        """The next due items, soonest first: ``{"due_ms", "kind", "what", "who"}``."""
+        ...
+
+    def quiet_rule(self) -> str:
+        """The bot's quiet hours in a few words, e.g. ``21:00–08:30，休息日全天``."""
+        ...
+
+    async def held_until(self, at: float) -> float | None:
+        """When a message the bot sends at ``at`` (epoch seconds) really goes out, if later
+        (quiet hours, days off); None when it goes out at once."""
+        ...
+
 
 DEFAULT_PEOPLE_CSV = Path(__file__).resolve().parent.parent / "bot" / "cli" / "demo" / "people.csv"
 
@@ -51,3 +72,5 @@ class SandboxSettings:
     wecom_retries: int = 3
     wecom_retry_delay: float = 1.0
     on_clock_advance: ClockHook | None = None
+    bot_view: BotView | None = None  # None: the page shows no schedule and no quiet hours
+    start_person: str | None = None  # who the page opens as; None: the first referrer

@@ -40,6 +40,19 @@ class Message:
     card_id: str | None = None
     visible_to: tuple[str, ...] | None = None  # None: everyone in the conversation
     pushed: bool = False  # delivered to the bot (people's messages only)
+    media: str = ""  # media_id of an image or file message
+
+
+@dataclass
+class Media:
+    """An uploaded picture or file, kept so image and file messages can be shown."""
+
+    id: str
+    platform: str
+    kind: str  # image | voice | video | file
+    filename: str
+    content: bytes
+    content_type: str
 
 
 @dataclass
@@ -115,6 +128,7 @@ class World:
         self.sent_bodies: dict[str, tuple[float, dict[str, Any]]] = {}  # duplicate check
         self.card_callbacks: dict[str, dict[str, Any]] = {}  # DingTalk HTTP route keys
         self.limits = PlatformLimits()  # the platforms' send limits, as they enforce them
+        self.media: dict[str, Media] = {}
 
     def reset(self) -> None:
         """Forget conversations, cards, calls, faults, tasks and tokens; keep the people.

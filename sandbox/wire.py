@@ -23,7 +23,8 @@ WORLD = web.AppKey("sandbox_world", World)
 SETTINGS = web.AppKey("sandbox_settings", SandboxSettings)
 HTTP = web.AppKey("sandbox_http", aiohttp.ClientSession)
 
-UNRECORDED_PREFIXES = ("/sandbox", "/dingtalk/stream")
+# The browser asks every site for /favicon.ico: that is not a platform call.
+UNRECORDED_PREFIXES = ("/sandbox", "/dingtalk/stream", "/favicon.ico")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -71,6 +72,13 @@ def _decoded(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def _body(request: web.Request, raw: bytes) -> Any:
+    """The recorded body; an upload is recorded by its size, not as mangled bytes."""
+    if request.content_type.startswith("multipart/"):
+        return {"multipart_bytes": len(raw)}
+    return _decoded(raw)
+
+
 @web.middleware
 async def record_calls(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply injected faults, then record method, path, query, body and the answer."""
@@ -80,7 +88,7 @@ async def record_calls(request: web.Request, handler: Handler) -> web.StreamResp
     world = request.app[WORLD]
     call: dict[str, Any] = {
         "time": world.now(), "platform": platform_of(path), "method": request.method,
-        "path": path, "query": dict(request.query), "body": _decoded(await request.read()),
+        "path": path, "query": dict(request.query), "body": _body(request, await request.read()),
         "token_header": request.headers.get("x-acs-dingtalk-access-token"),
     }
     fault = world.faults.take(path)

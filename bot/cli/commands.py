@@ -212,6 +212,7 @@ async def _report(factory: SessionFactory, config: Config, args: argparse.Namesp
 async def _shell(factory: SessionFactory, config: Config, who: str) -> int:
     from bot.cli.local_chat import LocalChat
     from bot.cli.shell import Shell
+    from bot.cli.shell_clock import ShellClock
     from storage.db import session_scope
     from storage.repo.people import list_people
 
@@ -221,13 +222,14 @@ async def _shell(factory: SessionFactory, config: Config, who: str) -> int:
         await _seed(factory)
         async with session_scope(factory) as session:
             people = await list_people(session=session)
-    chat = LocalChat(session_factory=factory, settings=settings_from_config(config))
+    chat = LocalChat(session_factory=factory, settings=settings_from_config(config),
+                     clock=ShellClock())
     me = next((p for p in people if who in (p.name, p.employee_no)), people[0])
     shell = Shell(chat, people, me, print, locale=config.locale)
     shell.banner()
     while True:
         try:
-            line = await asyncio.to_thread(input, f"{shell.me.name}> ")
+            line = await asyncio.to_thread(input, shell.prompt)
         except EOFError:
             return 0
         if not await shell.handle(line):

@@ -1,10 +1,13 @@
-"""Terminal chat (`hrbot shell`): type as any person of the directory, tap buttons by number."""
+"""Terminal chat (`hrbot shell`): type as any person of the directory, tap buttons by number,
+paste multi-line referrals, move the clock."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from bot.cli.local_chat import LocalChat
+from bot.cli.shell_clock import ShellClock, held_until, next_due, target_of
 from bot.pipeline.messenger import OutboundMessage
 from cards.models import Card
 from cards.render import render_text
@@ -22,6 +25,13 @@ class Shell:
         self.me = me
         self.write = write
         self.locale = locale
+        # Lines of a message still being typed: after "/paste", or a line ending in "\".
+        self.pending: list[str] | None = None
+        self.pasting = False
+
+    @property
+    def prompt(self) -> str:
+        return "... " if self.pending is not None else f"{self.me.name}> "
 
     def say(self, which: str, **context: str) -> None:
         """Write one of the shell's own lines (its text lives in cards/templates)."""
@@ -40,10 +50,16 @@ class Shell:
 
     async def handle(self, line: str) -> bool:
         """Handle one typed line; False when the user wants to leave."""
-        line = line.strip()
+        if self.pending is not None or line.rstrip().endswith("\\"):
+            text = self._continued(line)
+            if text is None:
+                return True
+            line = text
+        else:
+            line = line.strip()
         if not line:
             return True
-        if not line.startswith("/"):
+        if not line.startswith("/") or "\n" in line:
             self._show(await self.chat.say(self.me.employee_no, line))
             return True
         command, _, rest = line.partition(" ")
@@ -56,12 +72,79 @@ class Shell:
             "/inbox": self._inbox,
             "/tap": self._tap,
             "/group": self._group,
+            "/paste": self._paste,
+            "/clock": self._clock,
+            "/next": self._next,
         }
         action = actions.get(command)
         if action is None:
             self.say("bad_command", cmd=command)
             return True
         return await action(rest.strip())
+
+    def _continued(self, line: str) -> str | None:
+        """Collect a multi-line message; the whole text once it is complete, else None.
+
+        "/paste" collects until a line with only "." ; a line ending in "\\" continues on
+        the next line.
+        """
+        if self.pending is None:
+            self.pending = []
+        if self.pasting:
+            if line.strip() != ".":
+                self.pending.append(line.rstrip())
+                return None
+        else:
+            stripped = line.rstrip()
+            if stripped.endswith("\\"):
+                self.pending.append(stripped[:-1].rstrip())
+                return None
+            self.pending.append(stripped)
+        text = "\n".join(self.pending).strip()
+        self.pending, self.pasting = None, False
+        return text
+
+    async def _paste(self, _: str) -> bool:
+        self.pending, self.pasting = [], True
+        self.say("paste")
+        return True
+
+    async def _clock(self, arg: str) -> bool:
+        clock = self.chat.clock
+        if not isinstance(clock, ShellClock):
+            self.say("clock_fixed")
+            return True
+        if not arg:
+            await self._say_time()
+            return True
+        target = target_of(arg, clock(), self.chat.settings.tz)
+        if target is None:
+            self.say("clock_bad", arg=arg)
+            return True
+        await self._move_to(clock, target)
+        return True
+
+    async def _next(self, _: str) -> bool:
+        clock = self.chat.clock
+        due = await next_due(self.chat, self.chat.clock())
+        if not isinstance(clock, ShellClock) or due is None:
+            self.say("clock_fixed" if due is not None else "no_next")
+            return True
+        await self._move_to(clock, due)
+        return True
+
+    async def _move_to(self, clock: ShellClock, target: datetime) -> None:
+        clock.offset += target - clock()
+        await self._say_time()
+        self._show(await self.chat.tick())
+
+    async def _say_time(self) -> None:
+        now = self.chat.clock()
+        local = now.astimezone(self.chat.settings.tz)
+        held = await held_until(self.chat, now)
+        shown = held.astimezone(self.chat.settings.tz) if held else None
+        self.say("clock_now", now=f"{local:%Y-%m-%d %H:%M}", weekday=str(local.weekday()),
+                 held=f"{shown:%m-%d %H:%M}" if shown else "")
 
     async def _quit(self, _: str) -> bool:
         return False

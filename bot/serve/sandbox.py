@@ -20,6 +20,7 @@ from bot.config.schema import Config, DingTalkConfig, WeComConfig
 from bot.config.settings import open_database
 from bot.serve.assembly import RunningBot, start_bot
 from bot.serve.lifecycle import run_until_signalled
+from bot.serve.sandbox_view import BotSchedule
 from sandbox.app import start_sandbox
 from sandbox.settings import SandboxSettings
 from storage.migrate import upgrade_database
@@ -114,6 +115,8 @@ async def start_sandboxed(
     if not (people.ok and positions.ok):
         log.warning("demo org loaded with problems: %s %s", people.errors, positions.errors)
     bot = await start_bot(config, clock=clock)
+    # The page's "即将发生" panel and quiet-hours note read the bot's own schedule.
+    fakes.bot_view = BotSchedule(bot.runtime.runner.session_factory, bot.runtime.runner.settings)
     return bot, sandbox_url + "/sandbox/", runner.cleanup
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.core.context import Context, JobContext
@@ -111,7 +111,7 @@ def transition(
     sources: set[str],
     target: str,
     by: set[str],
-    **kw: object,
+    **kw: Any,  # Transition's optional fields by name; the dataclass checks them
 ) -> Transition:
     """Shorthand for definitions: plain sets in, frozen sets stored."""
-    return Transition(action, frozenset(sources), target, frozenset(by), **kw)  # type: ignore[arg-type]
+    return Transition(action, frozenset(sources), target, frozenset(by), **kw)

@@ -4,14 +4,21 @@
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const params = new URLSearchParams(location.search);
 const state = {
-  person: params.get("person") || localStorage.getItem("sandbox.person") || boot.people[0].id,
+  person: params.get("person") || localStorage.getItem("sandbox.person") || boot.startPerson,
   platform: params.get("platform") || localStorage.getItem("sandbox.platform") || "dingtalk",
   conversation: "dm",
   revision: null,
   busy: false,
+  cards: new Map(),  // card id -> version last drawn, to flash the ones that change
+  lastSeq: null,  // newest message drawn, to flash what arrives
+  seen: JSON.parse(localStorage.getItem("sandbox.seen") || "{}"),  // "E020/dingtalk" -> count
+  counts: {},
+  second: null,  // the person of the second pane (双栏), or null when it is closed
+  secondRevision: null,
 };
 const $ = (id) => document.getElementById(id);
 const PLATFORM_NAMES = { dingtalk: "钉钉", wecom: "企业微信" };
+const personName = (id) => (boot.people.find((p) => p.id === id) || { name: id }).name;
 
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => (
@@ -85,16 +92,23 @@ function renderCard(card) {
     (buttons ? `<div class="card-buttons">${buttons}</div>` : "") + `</div>`;
 }
 
-function renderMessage(m) {
-  const mine = m.sender.id === state.person;
+function renderMessage(m, viewer = state.person) {
+  const mine = m.sender.id === viewer;
   let content;
   if (m.card) content = renderCard(m.card);
-  else if (m.kind === "markdown") {
+  else if (m.media && m.kind === "image") {
+    content = `<div class="bubble image"><img src="${escapeHtml(m.media.url)}" alt="图片"` +
+      ` loading="lazy"></div>`;
+  } else if (m.media) {
+    content = `<div class="bubble file">📎 <a href="${escapeHtml(m.media.url)}" download>` +
+      `${escapeHtml(m.media.filename || m.text || "文件")}</a></div>`;
+  } else if (m.kind === "markdown") {
     const title = m.title ? `<div class="md-title">${escapeHtml(m.title)}</div>` : "";
     content = `<div class="bubble">${title}${markdown(m.text)}</div>`;
   } else content = `<div class="bubble">${escapeHtml(m.text).replace(/\n/g, "<br>")}</div>`;
   const who = m.from_bot ? boot.botName : m.sender.name;
-  return `<li class="msg ${mine ? "mine" : "theirs"}${m.from_bot ? " bot" : ""}">` +
+  return `<li class="msg ${mine ? "mine" : "theirs"}${m.from_bot ? " bot" : ""}"` +
+    ` data-seq="${m.seq}">` +
     `<div class="avatar">${escapeHtml(who.slice(0, 1))}</div><div class="msg-main">` +
     `<div class="meta">${escapeHtml(who)} · ${formatTime(m.time)}</div>${content}</div></li>`;
 }
@@ -103,9 +117,20 @@ function renderInbox(data) {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const messages = data.messages.filter((m) => m.conversation === state.conversation);
-  list.innerHTML = messages.length ? messages.map(renderMessage).join("")
-    : `<li class="empty">还没有消息。试试输入「@${escapeHtml(boot.botName)} 帮助」</li>`;
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  list.innerHTML = messages.length ? messages.map((m) => renderMessage(m)).join("") : emptyChat();
+  // Flash what is new or changed since the last drawing, and bring it into view.
+  const fresh = [];
+  for (const m of messages) {
+    const node = list.querySelector(`[data-seq="${m.seq}"]`);
+    const changed = m.card && state.cards.has(m.card.id) && state.cards.get(m.card.id) !== m.card.version;
+    if (state.lastSeq !== null && (m.seq > state.lastSeq || changed)) fresh.push(node);
+    if (m.card) state.cards.set(m.card.id, m.card.version);
+  }
+  const newest = messages.length ? messages[messages.length - 1].seq : 0;
+  state.lastSeq = Math.max(state.lastSeq ?? 0, newest);
+  fresh.forEach((node) => node.classList.add("flash"));
+  if (fresh.length) fresh[fresh.length - 1].scrollIntoView({ block: "nearest", behavior: "smooth" });
+  else if (atBottom) list.scrollTop = list.scrollHeight;
   $("tasks-panel").hidden = state.platform !== "wecom";
   $("tasks").innerHTML = data.tasks.map((t) =>
     `<li class="task"><div>${escapeHtml(t.text)}</div>` +
@@ -137,15 +162,23 @@ async function refresh(force = false) {
   state.busy = true;
   try {
     const since = force || state.revision === null ? {} : { since: state.revision };
-    const inbox = await call("GET", `inbox?${query(since)}`);
+    const [inbox, clock, status, counts] = await Promise.all([
+      call("GET", `inbox?${query(since)}`), call("GET", "clock"), call("GET", "status"),
+      call("GET", "counts")]);
+    renderCounts(counts.counts);
+    renderClock(clock);
     if (inbox.changed) {
       state.revision = inbox.revision;
       renderInbox(inbox);
       renderConversations((await call("GET", `conversations?${query()}`)).conversations);
       renderCandidates((await call("GET", "candidates")).candidates);
     }
-    const [clock, status] = await Promise.all([call("GET", "clock"), call("GET", "status")]);
-    $("clock").textContent = `沙盒时间 ${clock.now.replace("T", " ").slice(0, 16)}`;
+    if (state.second) await refreshSecond(force);
+    // The bot's schedule changes with what people do and with the clock, not by itself.
+    if (boot.schedule && (inbox.changed || clock.offset_seconds !== state.offset)) {
+      state.offset = clock.offset_seconds;
+      renderUpcoming((await call("GET", "upcoming")).items);
+    }
     const up = state.platform === "dingtalk" ? status.dingtalk.connected : status.wecom.configured;
     $("bot-status").textContent = `${PLATFORM_NAMES[state.platform]}机器人：${up ? "已连接" : "未连接"}`;
     $("bot-status").className = `status ${up ? "up" : "down"}`;
@@ -171,6 +204,9 @@ function choose(person, platform) {
   state.platform = platform;
   state.conversation = "dm";
   state.revision = null;
+  state.lastSeq = null;
+  state.cards.clear();
+  state.secondRevision = null;
   localStorage.setItem("sandbox.person", person);
   localStorage.setItem("sandbox.platform", platform);
   history.replaceState(null, "", `?${query()}`);
@@ -199,12 +235,42 @@ $("conversations").addEventListener("click", (e) => {
   if (item) { state.conversation = item.dataset.conversation; refresh(true); }
 });
 $("messages").addEventListener("click", (e) => {
+  const go = e.target.closest("button[data-go-platform]");
+  if (go) { choose(state.person, go.dataset.goPlatform); return; }
   const button = e.target.closest("button[data-action]");
   if (!button || button.disabled) return;
   button.disabled = true;
   act(() => call("POST", "tap", {
     person: state.person, platform: state.platform, card_id: button.dataset.card,
     action: button.dataset.action, conversation: state.conversation,
+  }));
+});
+$("split-toggle").addEventListener("click", () => {
+  if (state.second) { openSecond(null); return; }
+  // The HR closest in the org to whoever is shown (the one who reviews their referrals);
+  // next to an HR, the first referrer.
+  const me = boot.people.find((p) => p.id === state.person);
+  const mine = me.org_path.split("/");
+  const shared = (p) => {
+    const theirs = p.org_path.split("/");
+    let n = 0;
+    while (n < Math.min(mine.length, theirs.length) && mine[n] === theirs[n]) n += 1;
+    return n;
+  };
+  const hrs = boot.people.filter((p) => p.roles.includes("hr") && p.id !== state.person)
+    .map((p) => [shared(p), p]).sort((a, b) => b[0] - a[0]);
+  const isHr = me.roles.includes("hr");
+  openSecond(isHr || !hrs.length ? (state.person === boot.startPerson
+    ? boot.people.find((p) => p.id !== me.id).id : boot.startPerson) : hrs[0][1].id);
+});
+$("second-picker").addEventListener("change", (e) => openSecond(e.target.value));
+$("messages-2").addEventListener("click", (e) => {
+  const button = e.target.closest("button[data-action]");
+  if (!button || button.disabled) return;
+  button.disabled = true;
+  act(() => call("POST", "tap", {
+    person: state.second, platform: state.platform, card_id: button.dataset.card,
+    action: button.dataset.action, conversation: "dm",
   }));
 });
 $("tasks").addEventListener("click", (e) => {
@@ -228,8 +294,10 @@ $("input").addEventListener("keydown", (e) => {
     $("composer").requestSubmit();
   }
 });
-$("advance-day").addEventListener("click", () =>
-  act(() => call("POST", "clock/advance", { days: 1 }), () => "时钟已前进 1 天"));
+document.querySelectorAll("button[data-advance]").forEach((b) => b.addEventListener("click", () =>
+  act(() => call("POST", "clock/advance", JSON.parse(b.dataset.advance)), (clock) =>
+    `时钟已到 ${shortTime(clock.now)}` + (clock.held_until
+      ? `：免打扰中，消息 ${shortTime(clock.held_until)} 送达` : ""))));
 $("reset").addEventListener("click", () => {
   if (confirm("清空所有会话、卡片和调用记录？")) act(() => call("POST", "reset"), () => "已重置");
 });
@@ -241,6 +309,12 @@ $("contact-form").addEventListener("submit", (e) => {
   }), () => "候选人已添加");
 });
 
-choose(boot.people.some((p) => p.id === state.person) ? state.person : boot.people[0].id,
+if (boot.quietRule) {
+  $("quiet-rule").hidden = false;
+  $("quiet-rule").textContent = `免打扰 ${boot.quietRule}：期间的消息顺延送达`;
+}
+$("upcoming-panel").hidden = !boot.schedule;
+checkFonts();
+choose(boot.people.some((p) => p.id === state.person) ? state.person : boot.startPerson,
   PLATFORM_NAMES[state.platform] ? state.platform : "dingtalk");
 setInterval(refresh, 1000);
