@@ -41,7 +41,7 @@ def test_every_capability_is_listed_once_and_merged() -> None:
     )
     assert EventKind.CONTACT_ADDED in REGISTRY.kind_handlers
     assert REGISTRY.fallback is not None and REGISTRY.default_input is not None
-    assert set(REGISTRY.typed_inputs) == {"recall.edit", "recall.profile.input"}
+    assert {"recall.edit", "recall.profile.input", "transfer.input"} <= set(REGISTRY.typed_inputs)
 
 
 def test_two_capabilities_claiming_one_command_fail_at_start() -> None:
