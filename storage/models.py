@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import EncryptedString, UTCDateTime
+from storage.types import EncryptedJSON, EncryptedString, EncryptedText, UTCDateTime
 
 # Named constraints, so later migrations (SQLite batch mode included) can alter or drop them.
 SQLModel.metadata.naming_convention = {
@@ -128,7 +128,7 @@ class Referral(SQLModel, table=True):
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     position_id: int = Field(foreign_key="position.id", index=True)
     referrer_id: int = Field(foreign_key="person.id", index=True)
-    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(EncryptedText, nullable=False))
     state: ReferralState = Field(
         default=ReferralState.SUBMITTED, sa_type=_enum(ReferralState), index=True
     )
@@ -154,8 +154,11 @@ class ReferralEvent(SQLModel, table=True):
     action: str
     from_state: str | None = None
     to_state: str | None = None
-    note: str = Field(default="", sa_column=Column(Text, nullable=False))
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Notes and data quote what people typed (need-info items, reasons): sealed at rest.
+    note: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     platform: str = ""
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -177,7 +180,10 @@ class ReferralDraft(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", unique=True)
-    fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Sealed like the contact fields: a half-typed referral holds the candidate's phone.
+    fields: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -229,8 +235,11 @@ class Inbox(SQLModel, table=True):
     platform: str
     event_id: str
     # The decoded event, kept from before the platform is acked until it is handled, so a
-    # crash in between loses nothing (the clock re-feeds unprocessed rows).
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # crash in between loses nothing (the clock re-feeds unprocessed rows). Sealed with the
+    # data key: it quotes what people typed.
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = _ts(nullable=True)
     outcome: str = ""
@@ -253,7 +262,9 @@ class Outbox(SQLModel, table=True):
     target: str
     group: bool = False
     kind: str  # card | card_update | text
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=_enum(OutboxStatus))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -495,7 +506,9 @@ class ContactLookup(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     external_userid: str = Field(index=True)
     employee_userid: str = ""
-    mobiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mobiles: list[str] = Field(
+        default_factory=list, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     applied_at: datetime | None = _ts(nullable=True)
 

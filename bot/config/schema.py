@@ -162,6 +162,9 @@ class RetentionConfig:
 
     # Below 30 days an ordinary referral could be erased while still in progress.
     days: int = field(default=730, metadata=_m(cp.integer(low=30)))
+    # What people typed and what the bot sent (inbox/outbox payloads) is emptied this many
+    # days after it was handled: redelivery and resends need hours, not months.
+    payload_days: int = field(default=7, metadata=_m(cp.integer(low=1)))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from storage.models import (
     TalentProfile,
 )
 from storage.repo.audit import list_candidate_trail, record_audit
+from storage.repo.personal_data import scrub_personal_values, scrub_values
 
 router = Router("gdpr")
 
@@ -56,6 +57,10 @@ async def anonymize_candidate(
         action: ``erase`` (a data-subject request) or ``anonymize`` (retention).
     """
     assert candidate.id is not None
+    # Inbox, outbox and drafts quote the person by value, not by id: scrub those values
+    # before the candidate row forgets them.
+    personal = (candidate.phone, candidate.email, candidate.name)
+    scrubbed = await scrub_personal_values(session=session, values=personal)
     candidate.name = ANONYMIZED_NAME
     candidate.phone = candidate.email = candidate.education = None
     candidate.work_history, candidate.achievements, candidate.tags = [], "", []
@@ -74,6 +79,7 @@ async def anonymize_candidate(
             select(ReferralEvent).where(ReferralEvent.referral_id.in_(ids))  # type: ignore[union-attr]
         )).all():
             event.note = ""
+            event.data = scrub_values(event.data, personal)
             session.add(event)
         for file in (await session.exec(
             select(Attachment).where(Attachment.referral_id.in_(ids))  # type: ignore[attr-defined]
@@ -94,7 +100,8 @@ async def anonymize_candidate(
         session.add(pool)
     await record_audit(
         session=session, at=now, action=action, candidate_id=candidate.id,
-        actor_id=actor_id, actor=actor, platform=platform, detail={"referrals": len(ids)},
+        actor_id=actor_id, actor=actor, platform=platform,
+        detail={"referrals": len(ids), "scrubbed": scrubbed.rows},
     )
 
 
