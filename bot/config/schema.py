@@ -185,6 +185,13 @@ class ServerConfig:
     host: str = field(default="127.0.0.1", metadata=_m(cp.non_empty))
     port: int = field(default=8080, metadata=_m(cp.integer(1, 65535)))
     max_body_bytes: int = field(default=1_048_576, metadata=_m(cp.integer(low=1)))
+    # A connection with no complete request (slow headers, idle keep-alive) is closed after
+    # this long; a request body still arriving after body_timeout_seconds gets 408.
+    idle_timeout_seconds: int = field(default=15, metadata=_m(cp.integer(low=1)))
+    body_timeout_seconds: int = field(default=10, metadata=_m(cp.integer(low=1)))
+    # Open connections at once, and from one client address (0: no limit).
+    max_connections: int = field(default=4096, metadata=_m(cp.integer(low=0)))
+    max_connections_per_client: int = field(default=256, metadata=_m(cp.integer(low=0)))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
 from bot.serve.lifecycle import run_until_signalled
-from bot.serve.server import build_app, start_server
+from bot.serve.server import HttpLimits, build_app, start_server
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
 from storage.migrate import upgrade_database
@@ -120,7 +120,6 @@ async def start_bot(
                 config.wecom,
                 clock=clock,
                 session_factory=factory,
-                max_body_bytes=config.server.max_body_bytes,
             )
         )
     runtime = Runtime(
@@ -136,8 +135,15 @@ async def start_bot(
         redeliver=dispatcher.redeliver,
         sweep_seconds=config.scheduler.sweep_seconds,
     )
-    app = build_app(adapters, intake, max_body_bytes=config.server.max_body_bytes)
-    stops.insert(0, await start_server(app, config.server.host, config.server.port))
+    server = config.server
+    app = build_app(adapters, intake, max_body_bytes=server.max_body_bytes,
+                    body_seconds=server.body_timeout_seconds)
+    limits = HttpLimits(
+        idle_seconds=server.idle_timeout_seconds, body_seconds=server.body_timeout_seconds,
+        max_connections=server.max_connections,
+        max_connections_per_client=server.max_connections_per_client,
+    )
+    stops.insert(0, await start_server(app, server.host, server.port, limits))
 
     async def shut_down() -> None:
         for stop in stops:
