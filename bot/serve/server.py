@@ -152,8 +152,10 @@ def _route(adapter: HttpAdapter, intake: EventIntake, cap: int):  # type: ignore
         try:
             body = await _read_body(request, cap)
         except _BodyRefused as refused:
-            log.warning("%s callback refused: status=%d reason=%s", adapter.platform,
-                        refused.status, refused.text)
+            # A body too slow is an abort in all but name: as quiet as one (one INFO line).
+            level = logging.INFO if refused.status == 408 else logging.WARNING
+            log.log(level, "%s callback refused: status=%d reason=%s", adapter.platform,
+                    refused.status, refused.text)
             # Closing matters: the unread rest of the body would be taken for the next request.
             response = web.Response(status=refused.status, text=refused.text)
             response.force_close()
