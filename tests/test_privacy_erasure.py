@@ -21,7 +21,7 @@ from bot.core.context import JobContext, Settings
 from handlers.privacy.retention import purge_expired
 from storage.crypto import Keyring, parse_keyring, use_keyring
 from storage.db import SessionFactory
-from storage.models import Candidate, DueItem, Inbox, Outbox, ReferralDraft
+from storage.models import Candidate, DueItem, Inbox, Outbox, Person, ReferralDraft
 from tests._support import db
 from tests._support.clock import FakeClock
 from tests._support.referrals import submit
@@ -119,3 +119,19 @@ async def test_retention_empties_handled_payloads(
     async with demo() as session:
         still = (await session.exec(select(Outbox).where(Outbox.status != "sent"))).all()
     assert all(row.payload for row in still)
+
+
+async def test_erase_checks_scope_not_only_role(chat: LocalChat, demo: SessionFactory) -> None:
+    # A regional HR lead (华南) may not erase a candidate referred to a 上海 store.
+    async with demo() as session:
+        session.add(Person(employee_no="E099", name="华南HR负责人", org_path="总部/华南",
+                           roles=["hr", "hr_lead"]))
+        await session.commit()
+    await submit(chat, FORM)
+    candidate, = await db.all_rows(demo, Candidate)
+    sent = await chat.say("E099", f"删除候选人 {candidate.id}")
+    assert [m.card.title for m in sent] == ["没有权限"]
+    kept, = await db.all_rows(demo, Candidate)
+    assert (kept.name, kept.phone, kept.anonymized_at) == (NAME, PHONE, None)
+    sent = await chat.say("E002", f"删除候选人 {candidate.id}")  # HQ's HR lead may
+    assert sent[0].card.title == "候选人信息已删除"
