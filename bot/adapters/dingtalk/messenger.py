@@ -23,16 +23,17 @@ from bot.adapters.dingtalk.media import DingTalkCardImages
 from bot.adapters.dingtalk.todos import TASK_KINDS, DingTalkTodos
 from bot.core.errors import PlatformError
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from cards.markdown import md_text
 from cards.models import Card
 from cards.render_dingtalk import Space, create_and_deliver_body, update_body
 
 
 def card_markdown(card: Card) -> tuple[str, str]:
     """(title, markdown text) of a card for robot markdown messages."""
-    lines = [f"### {card.title}"]
+    lines = [f"### {md_text(card.title)}"]
     if card.status:
-        lines.append(f"**{card.status}**")
-    lines += [f"- **{f.label}**：{f.value}" for f in card.fields]
+        lines.append(f"**{md_text(card.status)}**")
+    lines += [f"- **{f.label}**：{md_text(f.value)}" for f in card.fields]
     if card.body:
         lines += ["", card.body]
     if card.footer:
@@ -161,7 +162,8 @@ class DingTalkMessenger:
             raise PlatformError(PLATFORM, "foreign_file", "only DingTalk files can be sent here")
         url = await self.client.message_file_url(file["ref"])
         title, text = card_markdown(message.card)
-        text += f"\n\n[{file.get('filename') or file.get('kind') or 'file'}]({url})"
+        name = md_text(file.get("filename") or file.get("kind") or "file")
+        text += f"\n\n[{name}]({url})"
         await self._robot_markdown(message, title, text)
 
     async def _send_markdown(self, message: OutboundMessage) -> None:

@@ -30,6 +30,7 @@ from bot.adapters.wecom.recall import RecallDelivery
 from bot.core.errors import PlatformError
 from bot.core.events import Platform
 from bot.pipeline.messenger import OutboundMessage, TransientDeliveryError
+from cards.markdown import md_text
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
 from storage.repo.cards import clear_response_code, get_card_instance, save_card_instance
@@ -53,10 +54,10 @@ def welcome_text(card: Card) -> str:
 
 def card_markdown(card: Card) -> str:
     """A buttonless card as WeCom markdown, cut to 2048 bytes."""
-    lines = [f"**{card.title}**"]
+    lines = [f"**{md_text(card.title)}**"]
     if card.status:
-        lines.append(f'<font color="warning">{card.status}</font>')
-    lines += [f"{f.label}：{f.value}" for f in card.fields]
+        lines.append(f'<font color="warning">{md_text(card.status)}</font>')
+    lines += [f"{f.label}：{md_text(f.value)}" for f in card.fields]
     if card.body:
         lines += ["", card.body]
     if card.footer:
