@@ -7,6 +7,7 @@ PostgreSQL table) for the phone, email and name.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 from datetime import timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
 from bot.cli.local_chat import LocalChat
+from bot.cli.privacy import run_privacy
 from bot.core.context import JobContext, Settings
 from handlers.privacy.retention import purge_expired
 from storage.crypto import Keyring, parse_keyring, use_keyring
@@ -135,3 +137,23 @@ async def test_erase_checks_scope_not_only_role(chat: LocalChat, demo: SessionFa
     assert (kept.name, kept.phone, kept.anonymized_at) == (NAME, PHONE, None)
     sent = await chat.say("E002", f"删除候选人 {candidate.id}")  # HQ's HR lead may
     assert sent[0].card.title == "候选人信息已删除"
+
+
+async def test_rotation_reseals_payloads_so_the_old_key_can_go(
+    chat: LocalChat, demo: SessionFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = f"a:{KEY}", "b:" + base64.b64encode(b"8" * 32).decode()
+    with use_keyring(parse_keyring(old)):
+        rid = await _seed(chat, demo)
+    with use_keyring(parse_keyring(f"{new},{old}")):
+        args = argparse.Namespace(command="gdpr", gdpr="rekey", plaintext=False)
+        assert await run_privacy(demo, args) == 0
+    assert "rows of payloads and free text resealed" in capsys.readouterr().out
+    dumps = await _table_dump(demo)
+    for table in ("inbox", "outbox", "referral_draft", "referral", "referral_event"):
+        assert b"enc1:a:" not in dumps[table], table
+    with use_keyring(parse_keyring(new)):  # the old key is gone: everything still opens
+        assert EMAIL in (await db.referral(demo, rid)).reason
+        assert all(row.payload for row in await db.all_rows(demo, Inbox))
+        draft, = await db.all_rows(demo, ReferralDraft)
+        assert PHONE in json.dumps(draft.fields, ensure_ascii=False)
