@@ -68,3 +68,19 @@ async def test_concurrent_same_state_taps_one_wins(demo: SessionFactory, clock: 
     asked = [m for m in one.messenger.sent if m.target == "E021"
              and m.card.title.startswith("候选人反馈")]
     assert len(asked) == 1, [m.card.title for m in one.messenger.sent if m.target == "E021"]
+
+
+async def test_cosigned_approval_cannot_be_tapped_twice(
+    chat: LocalChat, demo: SessionFactory
+) -> None:
+    rid = await referral_at(chat, demo, "leader_approval")
+    await chat.say("E010", f"加签 {rid} 王总")
+    card = await task_card(chat, demo, rid, "E010")
+    await chat.tap("E010", card, "同意")  # leader_approval → leader_approval, now 王总's
+    after = await snapshot(demo, rid)
+    sent = await chat.tap("E010", card, "同意")  # the old card again: must not skip 王总
+    assert [m.card.title for m in sent] == ["已处理 · 张三"]
+    assert await snapshot(demo, rid) == after
+    row = await referral_row(demo, rid)
+    assert row.state == "leader_approval"
+    assert await _moves(demo, rid, "approval.approve") == 1
