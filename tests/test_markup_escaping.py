@@ -85,3 +85,12 @@ async def test_hostile_reason_and_position_on_the_review_card(chat: LocalChat) -
     assert "详情" in review.body  # the words are kept...
     _assert_inert(review.body)  # ...the markup is not
     _assert_inert(card_param_map(review)["body"])
+
+
+async def test_hostile_reject_reason_on_the_cards_it_reaches(chat: LocalChat) -> None:
+    rid = await submit(chat)
+    sent = await chat.say("E011", f"驳回 {rid} 零售经验不足 [申诉]({EVIL})")
+    bodies = [m.card.body for m in sent] + [c.body for c in chat.inbox("E020")]
+    assert any("零售经验不足" in body for body in bodies)
+    for body in bodies:
+        _assert_inert(body)
