@@ -113,7 +113,8 @@ async def _slow_client(
     except OSError:
         closed.append(0.0)  # refused on arrival counts as closed at once
         return
-    opened.append(time.perf_counter() - started)
+    opened_at = time.perf_counter()
+    opened.append(opened_at - started)
     if number % 2:
         writer.write(b"POST /dingtalk/callback HTTP/1.1\r\nHost: x\r\n")  # no blank line
     else:
@@ -121,7 +122,7 @@ async def _slow_client(
                      b"Content-Length: 1000\r\n\r\n{\"text\":")  # half a body
     with contextlib.suppress(OSError):
         await reader.read()
-    closed.append(time.perf_counter() - started)
+    closed.append(time.perf_counter() - opened_at)  # how long the server let it hold on
     writer.close()
 
 
@@ -135,11 +136,11 @@ async def _hold(port: int, connections: int, hold: float, ramp: float) -> None:
         clients.append(asyncio.create_task(_slow_client(port, n, closed, opened, started)))
         # Opened over ``ramp`` seconds: an attacker's arrival rate, not one instant.
         await asyncio.sleep(ramp / connections)
-    await asyncio.sleep(max(0.0, hold - (time.perf_counter() - started)))
+    await asyncio.wait(clients, timeout=max(0.1, hold - (time.perf_counter() - started)))
     for task in clients:
         task.cancel()
     await asyncio.gather(*clients, return_exceptions=True)
-    print(json.dumps({"closed": len(closed), "last_closed_s": max(closed, default=0.0),
+    print(json.dumps({"closed": len(closed), "longest_held_s": max(closed, default=0.0),
                       "opened": len(opened), "last_opened_s": max(opened, default=0.0)}))
 
 
@@ -147,7 +148,10 @@ async def _probe(hold: float, port: int) -> list[float]:
     latencies: list[float] = []
     started = time.perf_counter()
     while time.perf_counter() - started < hold:
-        latencies.append(await _readyz(port))
+        try:
+            latencies.append(await _readyz(port))
+        except (OSError, RuntimeError):
+            latencies.append(float("inf"))  # refused or failed: counts as a miss
         await asyncio.sleep(0.05)
     return sorted(latencies)
 
@@ -164,7 +168,7 @@ def _run(port: int, args: argparse.Namespace, hold: float) -> dict[str, float]:
         "readyz_p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)],
         "readyz_max_ms": latencies[-1],
         "closed": held["closed"],
-        "last_closed_s": held["last_closed_s"],
+        "longest_held_s": held["longest_held_s"],
         "opened": held["opened"],
         "last_opened_s": held["last_opened_s"],
     }
@@ -203,35 +207,36 @@ def main() -> int:
         db, port, mode, idle, body = args.serve
         asyncio.run(serve(db, int(port), mode == "limited", float(idle), float(body)))
         return 0
-    # Each connection's own deadline, counted from the last one opened, plus 2 s of slack.
-    deadline = args.ramp + max(args.idle, args.body + 1.0) + 2.0
+    # Each connection's own deadline (a partial body also lingers 1 s), plus 2 s of slack.
+    deadline = max(args.idle, args.body + 1.0) + 2.0
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for limited in (True, False):
             port = _free_port()
             child = _start_child(os.path.join(tmp, f"{limited}.db"), port, limited, args)
             try:
+                # Long enough for a slow client process to open them all and see them closed.
                 results["limited" if limited else "defaults"] = _run(
-                    port, args, hold=deadline + 1.0)
+                    port, args, hold=args.ramp + deadline + 8.0)
             finally:
                 child.send_signal(signal.SIGTERM)
                 child.wait(timeout=30)
     print(f"{args.connections} slow connections (half partial headers, half partial bodies), "
           f"idle deadline {args.idle:g} s, body deadline {args.body:g} s")
     print(f"{'server':<10} {'readyz p50':>11} {'p99':>8} {'max':>8} {'closed':>8} "
-          f"{'last close':>11} {'opened':>7} {'last open':>10}")
+          f"{'longest held':>13} {'opened':>7} {'last open':>10}")
     for name, r in results.items():
         print(f"{name:<10} {r['readyz_p50_ms']:>9.1f}ms {r['readyz_p99_ms']:>6.1f}ms "
-              f"{r['readyz_max_ms']:>6.1f}ms {int(r['closed']):>8} {r['last_closed_s']:>10.1f}s "
+              f"{r['readyz_max_ms']:>6.1f}ms {int(r['closed']):>8} {r['longest_held_s']:>12.1f}s "
               f"{int(r['opened']):>7} {r['last_opened_s']:>9.1f}s")
     # On a shared machine the figures mean little without this (2 cores, load 9: not a bench).
     print("load average (1, 5, 15 min): {:.1f} {:.1f} {:.1f} on {} cores".format(
         *os.getloadavg(), os.cpu_count()))
     limited = results["limited"]
     ok = (limited["readyz_p99_ms"] < 100 and limited["closed"] == args.connections
-          and limited["last_closed_s"] <= deadline)
-    print("target (limited: p99 < 100 ms, all closed within "
-          f"{deadline:g} s): {'met' if ok else 'MISSED'}")
+          and limited["longest_held_s"] <= deadline)
+    print("target (limited: readyz p99 < 100 ms, every connection closed within "
+          f"{deadline:g} s of opening): {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 

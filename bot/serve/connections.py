@@ -29,7 +29,8 @@ class ConnectionLimits:
     """Counts open connections; ``admit`` says whether a new one may stay.
 
     Args:
-        total: Open connections allowed at once (0: no limit).
+        total: Open connections allowed at once (0: no limit), except a first one from an
+            address that holds none.
         per_client: Open connections allowed from one client address (0: no limit).
     """
 
@@ -43,7 +44,10 @@ class ConnectionLimits:
 
     def admit(self, client: str) -> str:
         """Register a new connection from ``client``; returns "" or why it is refused."""
-        if self.total and self.open >= self.total:
+        # At the total cap an address already holding connections is refused, but one holding
+        # none still gets in: a flood from a few addresses must not lock out the load
+        # balancer's health check or a platform's callback (over by one per address at most).
+        if self.total and self.open >= self.total and self.by_client[client] > 0:
             return self._refuse("total", client)
         if self.per_client and self.by_client[client] >= self.per_client:
             return self._refuse("per_client", client)
