@@ -49,7 +49,7 @@ async def show_progress(ctx: Context) -> None:
             }
         )
     _answer_privately(ctx, "progress_list", rows=rows)
-    _note_in_group(ctx, "progress")
+    note_in_group(ctx, "progress")
 
 
 @router.action("progress.show")
@@ -96,7 +96,7 @@ async def visible_referral(ctx: Context, referral_id: int, action: str) -> Refer
 async def _show_one(ctx: Context, referral_id: int) -> None:
     referral = await visible_referral(ctx, referral_id, "progress")
     _answer_privately(ctx, "progress", r=await referral_view(ctx, referral))
-    _note_in_group(ctx, "progress")
+    note_in_group(ctx, "progress")
 
 
 @router.command("待办", "todo", "todos")
@@ -117,7 +117,7 @@ async def show_todos(ctx: Context) -> None:
         name = await task_card_name(ctx.session, referral)
         if name is not None:
             _answer_privately(ctx, name, key=card_key(referral, name), r=view)
-    _note_in_group(ctx, "todos")
+    note_in_group(ctx, "todos")
 
 
 def _in_group(ctx: Context) -> bool:
@@ -133,6 +133,7 @@ def _answer_privately(ctx: Context, name: str, key: str | None = None, **context
         ctx.reply(name, key=key, **context)
 
 
-def _note_in_group(ctx: Context, what: str) -> None:
+def note_in_group(ctx: Context, what: str) -> None:
+    """Asked in a group, answered in the asker's 1:1 chat: the group is told where it went."""
     if _in_group(ctx):
         ctx.reply("sent_privately", what=what)
