@@ -27,6 +27,7 @@ from jinja2 import (
 )
 from jinja2.runtime import Context
 
+from cards.markdown import md_text
 from cards.models import Card
 
 TEMPLATE_ROOT = Path(__file__).parent / "templates"
@@ -124,6 +125,7 @@ def _environment(root: Path, locale: str) -> Environment:
     # the missing variable.
     env.policies["json.dumps_function"] = _json_dumps
     env.filters["mask_phone"] = mask_phone
+    env.filters["md"] = md_text
     env.filters["hm"] = _hm
     env.filters["dt"] = _dt
     return env

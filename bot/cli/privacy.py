@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
@@ -20,7 +21,17 @@ from handlers.privacy.gdpr import anonymize_candidate, export_candidate
 from handlers.referral.form import normalize_phone
 from storage.crypto import Keyring, current_keyring, use_keyring
 from storage.db import SessionFactory
-from storage.models import AuditRecord, Candidate, Person
+from storage.models import (
+    AuditRecord,
+    Candidate,
+    ContactLookup,
+    Inbox,
+    Outbox,
+    Person,
+    Referral,
+    ReferralDraft,
+    ReferralEvent,
+)
 from storage.repo.audit import list_candidate_trail, record_audit
 from storage.repo.candidates import find_candidate
 
@@ -102,5 +113,43 @@ async def _rekey(factory: SessionFactory, *, plaintext: bool) -> int:
                 session.add(candidate)
                 count += 1
             await session.commit()
-    print(f"{count} candidates rewritten")
+    sealed = await _reseal_columns(factory, Keyring() if plaintext else ring)
+    print(f"{count} candidates rewritten, {sealed} rows of payloads and free text resealed")
     return 0
+
+
+# Every column sealed whole with the data key besides the candidate's contacts: after a
+# rotation they must be rewritten too, or dropping the old key would make them unreadable.
+_SEALED_COLUMNS: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (Referral, ("reason",)),
+    (ReferralEvent, ("note", "data")),
+    (ReferralDraft, ("fields",)),
+    (Inbox, ("payload",)),
+    (Outbox, ("payload",)),
+    (ContactLookup, ("mobiles",)),
+)
+_PAGE = 500
+
+
+async def _reseal_columns(factory: SessionFactory, ring: Keyring) -> int:
+    count = 0
+    for model, columns in _SEALED_COLUMNS:
+        last_id = 0
+        while True:
+            async with factory() as session:
+                # Opened with the full ring in force (old keys included), sealed with ``ring``.
+                rows: list[Any] = list((await session.exec(
+                    select(model).where(col(model.id) > last_id)  # type: ignore[attr-defined]  # every sealed table has an id
+                    .order_by(col(model.id)).limit(_PAGE)  # type: ignore[attr-defined]  # every sealed table has an id
+                )).all())
+                if not rows:
+                    break
+                last_id = rows[-1].id
+                with use_keyring(ring):
+                    for row in rows:
+                        for column in columns:
+                            flag_modified(row, column)
+                        session.add(row)
+                    await session.commit()
+                count += len(rows)
+    return count

@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.config import parsing as cp
 from bot.config.parsing import ConfigError
+from storage.crypto import ENV_KEY, DataKeyError, parse_keyring
 
 __all__ = [
     "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CalendarConfig", "Config",
@@ -53,6 +54,8 @@ class DatabaseConfig:
     url: str = field(default="sqlite+aiosqlite:///hrbot.db", repr=False,
                      metadata=_m(cp.non_empty, redact=cp.redact_url))
     echo: bool = field(default=False, metadata=_m(cp.boolean))
+    # Production stores personal data sealed: refuse to start without HRBOT_DATA_KEY.
+    require_data_key: bool = field(default=False, metadata=_m(cp.boolean))
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,9 @@ class RetentionConfig:
 
     # Below 30 days an ordinary referral could be erased while still in progress.
     days: int = field(default=730, metadata=_m(cp.integer(low=30)))
+    # What people typed and what the bot sent (inbox/outbox payloads) is emptied this many
+    # days after it was handled: redelivery and resends need hours, not months.
+    payload_days: int = field(default=7, metadata=_m(cp.integer(low=1)))
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,13 @@ class ServerConfig:
     host: str = field(default="127.0.0.1", metadata=_m(cp.non_empty))
     port: int = field(default=8080, metadata=_m(cp.integer(1, 65535)))
     max_body_bytes: int = field(default=1_048_576, metadata=_m(cp.integer(low=1)))
+    # A connection with no complete request (slow headers, idle keep-alive) is closed after
+    # this long; a request body still arriving after body_timeout_seconds gets 408.
+    idle_timeout_seconds: int = field(default=15, metadata=_m(cp.integer(low=1)))
+    body_timeout_seconds: int = field(default=10, metadata=_m(cp.integer(low=1)))
+    # Open connections at once, and from one client address (0: no limit).
+    max_connections: int = field(default=4096, metadata=_m(cp.integer(low=0)))
+    max_connections_per_client: int = field(default=256, metadata=_m(cp.integer(low=0)))
 
 
 @dataclass(frozen=True)
@@ -328,7 +341,28 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             built[name] = _build_platform(cls, name, entries) if entries is not None else None
         else:
             built[name] = cls(**_build(cls, name, entries or {}))
-    return Config(**built)
+    config = Config(**built)
+    _check_data_key(env, required=config.database.require_data_key)
+    return config
+
+
+_DATA_KEY_FORM = "one base64 32-byte key, or kid:key,kid:key"
+
+
+def _check_data_key(env: Mapping[str, str], *, required: bool) -> None:
+    """A bad data key stops every command at start, not the first referral's handler."""
+    raw = env.get(ENV_KEY, "")
+    if not raw.strip():
+        if required:
+            raise ConfigError(f"not set but database.require_data_key is on; expected "
+                              f"{_DATA_KEY_FORM}", ENV_KEY)
+        return
+    try:
+        parse_keyring(raw)
+    except DataKeyError as err:
+        # The parser's message names the variable; the key material itself is never quoted.
+        problem = str(err).removeprefix(f"{ENV_KEY}: ")
+        raise ConfigError(f"{problem}; expected {_DATA_KEY_FORM}", ENV_KEY) from None
 
 
 def _read_file(path: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:

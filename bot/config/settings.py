@@ -42,6 +42,7 @@ def settings_from_config(config: Config) -> Settings:
         recall_templates_dir=config.recall.templates_dir,
         recall_news=dict(config.recall.news),
         retention_days=config.retention.days,
+        payload_retention_days=config.retention.payload_days,
     )
 
 

@@ -60,6 +60,8 @@ class Settings:
     recall_news: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Personal data of candidates with no activity for this many days is anonymised.
     retention_days: int = 730
+    # Handled inbox events' and sent outbox messages' payloads are emptied after this many days.
+    payload_retention_days: int = 7
 
     @property
     def tz(self) -> ZoneInfo:

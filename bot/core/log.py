@@ -21,6 +21,22 @@ def mask_mobiles(text: str) -> str:
     return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
 
 
+# Resident ID numbers (18 characters, the last may be X) and e-mail addresses.
+_ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)+)")
+
+
+def mask_identifiers(text: str) -> str:
+    """Mask mobiles, ID-card numbers and e-mail addresses in ``text`` (what a group sees).
+
+    ``13800138000`` → ``138****8000``, ``110101199003077777`` → ``110101********7777``,
+    ``zhang.san@example.com`` → ``z***@example.com``.
+    """
+    text = _ID_CARD.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    return mask_mobiles(text)
+
+
 # LogRecord attributes that are the record's own machinery, not context a caller attached.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 

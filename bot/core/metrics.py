@@ -52,6 +52,19 @@ DUE_LAG = Gauge(
     registry=REGISTRY,
 )
 
+HTTP_REFUSED = Counter(
+    "hrbot_http_connections_refused",
+    "Connections closed on arrival: too many open in total or from one client address",
+    ["reason"],
+    registry=REGISTRY,
+)
+HTTP_ABORTED = Counter(
+    "hrbot_http_aborted_requests",
+    "Requests that ended before their body was read: client gone, or body too slow",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 # Error codes come from platform answers; an unbounded set would explode the series count.
 _MAX_CODE_LENGTH = 40
 
@@ -59,6 +72,16 @@ _MAX_CODE_LENGTH = 40
 def count_event_in(platform: str) -> None:
     """One new event stored for ``platform``."""
     EVENTS_IN.labels(platform=platform).inc()
+
+
+def count_http_refused(reason: str) -> None:
+    """One connection closed on arrival (``total`` or ``per_client`` cap)."""
+    HTTP_REFUSED.labels(reason=reason).inc()
+
+
+def count_http_aborted(reason: str) -> None:
+    """One request given up before its body was read (``client_gone``, ``body_timeout``)."""
+    HTTP_ABORTED.labels(reason=reason).inc()
 
 
 def observe_handler(platform: str, seconds: float) -> None:

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.context import Outgoing
 from bot.core.events import Conversation, ConversationKind
-from bot.core.log import dispatch_log, mask_mobiles
+from bot.core.log import dispatch_log, mask_identifiers
 from cards.models import Card
 from storage.models import Person, SendLane
 from storage.repo.outbox import enqueue_message
@@ -147,13 +147,14 @@ def _target_of(
 
 
 def mask_card(card: Card) -> Card:
-    """The same card with every mainland mobile number masked (cards shown to a group)."""
+    """The same card with mobiles, ID-card numbers and e-mails masked (cards shown to a group),
+    wherever they were typed: fields, body, reasons, titles. Button params are ids, kept."""
 
     def mask(value: Any) -> Any:
         if isinstance(value, str):
-            return mask_mobiles(value)
+            return mask_identifiers(value)
         if isinstance(value, dict):
-            return {k: mask(v) for k, v in value.items()}
+            return {k: (v if k == "params" else mask(v)) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [mask(v) for v in value]
         return value

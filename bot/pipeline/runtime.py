@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -18,6 +19,10 @@ from storage.db import session_scope
 log = logging.getLogger("hrbot.scheduler")
 
 Recurring = Callable[[JobContext], Awaitable[object]]
+# Handles inbox events received longer ago than the given age and not handled yet.
+Redeliver = Callable[[timedelta], Awaitable[int]]
+# An event this young may still be in flight in a live process: redelivery waits this long.
+REDELIVERY_GRACE = timedelta(seconds=60)
 
 
 class Runtime:
@@ -27,7 +32,7 @@ class Runtime:
         runner: DueRunner,
         outbox: OutboxWorker,
         recurring: tuple[Recurring, ...] = (),
-        redeliver: Callable[[], Awaitable[int]] | None = None,
+        redeliver: Redeliver | None = None,
         sweep_seconds: float = 5,
     ) -> None:
         self.redeliver = redeliver
@@ -37,6 +42,9 @@ class Runtime:
         self.sweep_seconds = sweep_seconds
         self.scheduler: AsyncIOScheduler | None = None
         self._tick: asyncio.Task[None] | None = None
+        # Set by start(): events stored before it were stored by a process that is gone
+        # (this one had not started), so the first beat takes them without the grace.
+        self._started_at: datetime | None = None
 
     async def tick(self) -> None:
         """One beat: recurring items scheduled, stranded events handled, due items run,
@@ -47,7 +55,10 @@ class Runtime:
             for schedule in self.recurring:
                 await schedule(job)
         if self.redeliver is not None:
-            await self.redeliver()
+            if self._started_at is not None:
+                orphaned_before, self._started_at = self._started_at, None
+                await self.redeliver(max(timedelta(0), runner.clock() - orphaned_before))
+            await self.redeliver(REDELIVERY_GRACE)
         # A batch of due items, then what it queued: with more due than a beat can run, the
         # sends would otherwise wait until the backlog clears.
         while not runner.stopping:
@@ -67,6 +78,7 @@ class Runtime:
     def start(self) -> None:
         tz = ZoneInfo(self.runner.settings.timezone)
         self.runner.stopping = self.outbox.stopping = False
+        self._started_at = self.runner.clock()
         self.scheduler = AsyncIOScheduler(timezone=tz)
         self.scheduler.add_job(
             self._beat,
@@ -76,6 +88,8 @@ class Runtime:
             max_instances=1,
             coalesce=True,
             replace_existing=True,
+            # The first beat at once: after a crash, what was stored waits for nobody.
+            next_run_time=datetime.now(tz),
         )
         self.scheduler.start()
 

@@ -32,7 +32,7 @@ from bot.pipeline.runtime import Runtime
 from bot.serve.callback_signatures import signature_guard
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.send_windows import DatabaseSendWindow
-from bot.serve.server import build_app, start_server
+from bot.serve.server import HttpLimits, build_app, start_server
 from bot.serve.stores import DatabaseStores
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
@@ -131,7 +131,6 @@ async def start_bot(
                 config.wecom,
                 clock=clock,
                 cards=stores,
-                max_body_bytes=config.server.max_body_bytes,
             )
         )
     runtime = Runtime(
@@ -147,8 +146,15 @@ async def start_bot(
         redeliver=dispatcher.redeliver,
         sweep_seconds=config.scheduler.sweep_seconds,
     )
-    app = build_app(adapters, intake, max_body_bytes=config.server.max_body_bytes)
-    stops.insert(0, await start_server(app, config.server.host, config.server.port))
+    server = config.server
+    app = build_app(adapters, intake, max_body_bytes=server.max_body_bytes,
+                    body_seconds=server.body_timeout_seconds)
+    limits = HttpLimits(
+        idle_seconds=server.idle_timeout_seconds, body_seconds=server.body_timeout_seconds,
+        max_connections=server.max_connections,
+        max_connections_per_client=server.max_connections_per_client,
+    )
+    stops.insert(0, await start_server(app, server.host, server.port, limits))
 
     async def shut_down() -> None:
         for stop in stops:

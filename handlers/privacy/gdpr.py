@@ -6,6 +6,7 @@ correct, while nothing left identifies the candidate. The act itself is audited.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -16,23 +17,25 @@ from bot.core.context import Context
 from bot.core.errors import UserFacingError
 from bot.core.routing import Router
 from bot.core.text import normalize_text
+from handlers.referral.permissions import CONSENT, ERASE, PERMISSIONS, permits
 from handlers.referral.progress import visible_referral
 from storage.models import (
     Attachment,
     AuditRecord,
     Candidate,
     PoolEntry,
+    Position,
     Referral,
     ReferralEvent,
     TalentProfile,
 )
 from storage.repo.audit import list_candidate_trail, record_audit
+from storage.repo.personal_data import scrub_personal_values, scrub_values
 
 router = Router("gdpr")
 
 ANONYMIZED_NAME = "已匿名"
-# Who may erase a candidate from chat (the CLI is for operators and needs no role).
-ERASERS = frozenset({"hr_lead", "admin"})
+dispatch_log = logging.getLogger("hrbot.dispatch")
 
 
 async def _referrals(session: AsyncSession, candidate_id: int) -> list[Referral]:
@@ -56,6 +59,10 @@ async def anonymize_candidate(
         action: ``erase`` (a data-subject request) or ``anonymize`` (retention).
     """
     assert candidate.id is not None
+    # Inbox, outbox and drafts quote the person by value, not by id: scrub those values
+    # before the candidate row forgets them.
+    personal = (candidate.phone, candidate.email, candidate.name)
+    scrubbed = await scrub_personal_values(session=session, values=personal)
     candidate.name = ANONYMIZED_NAME
     candidate.phone = candidate.email = candidate.education = None
     candidate.work_history, candidate.achievements, candidate.tags = [], "", []
@@ -74,6 +81,7 @@ async def anonymize_candidate(
             select(ReferralEvent).where(col(ReferralEvent.referral_id).in_(ids))
         )).all():
             event.note = ""
+            event.data = scrub_values(event.data, personal)
             session.add(event)
         for file in (await session.exec(
             select(Attachment).where(col(Attachment.referral_id).in_(ids))
@@ -94,7 +102,8 @@ async def anonymize_candidate(
         session.add(pool)
     await record_audit(
         session=session, at=now, action=action, candidate_id=candidate.id,
-        actor_id=actor_id, actor=actor, platform=platform, detail={"referrals": len(ids)},
+        actor_id=actor_id, actor=actor, platform=platform,
+        detail={"referrals": len(ids), "scrubbed": scrubbed.rows},
     )
 
 
@@ -134,11 +143,21 @@ async def erase_candidate(ctx: Context) -> None:
     arg = normalize_text(ctx.args).lstrip("#")
     if not arg.isdigit():
         raise UserFacingError("privacy", {"outcome": "usage"})
-    if not ERASERS & set(ctx.person.roles):
-        raise UserFacingError("forbidden", {"action": "gdpr.erase"})
+    if not PERMISSIONS[ERASE] & set(ctx.person.roles):
+        raise UserFacingError("forbidden", {"action": ERASE})
     candidate = await ctx.session.get(Candidate, int(arg))
     if candidate is None or candidate.anonymized_at is not None:
         raise UserFacingError("privacy", {"outcome": "not_found", "candidate_id": int(arg)})
+    # Erasure touches every referral of the person, so every one must be in the lead's scope.
+    for referral in await _referrals(ctx.session, candidate.id or 0):
+        position = await ctx.session.get(Position, referral.position_id)
+        assert position is not None
+        if not permits(ctx.person, PERMISSIONS[ERASE], referral, position):
+            dispatch_log.warning(
+                "refused: event=%s actor=%s action=%s candidate=%s referral=%s",
+                ctx.event.event_id, ctx.person.id, ERASE, candidate.id, referral.id,
+            )
+            raise UserFacingError("forbidden", {"action": ERASE})
     await anonymize_candidate(
         ctx.session, candidate, now=ctx.now, action="erase",
         actor_id=ctx.person.id, platform=ctx.event.platform,
@@ -166,9 +185,11 @@ async def tap_consent(ctx: Context) -> None:
 
 
 async def _consent(ctx: Context, referral_id: int) -> None:
-    referral = await visible_referral(ctx, referral_id, "gdpr.consent")
-    if referral.referrer_id != ctx.person.id:
-        raise UserFacingError("forbidden", {"action": "gdpr.consent", "referral_id": referral.id})
+    referral = await visible_referral(ctx, referral_id, CONSENT)
+    position = await ctx.session.get(Position, referral.position_id)
+    assert position is not None
+    if not permits(ctx.person, PERMISSIONS[CONSENT], referral, position):
+        raise UserFacingError("forbidden", {"action": CONSENT, "referral_id": referral.id})
     candidate = await ctx.session.get(Candidate, referral.candidate_id)
     assert candidate is not None
     if not candidate.consent:

@@ -1,4 +1,6 @@
-"""Retention: candidates with no activity for ``[retention] days`` are anonymised, audited.
+"""Retention: candidates with no activity for ``[retention] days`` are anonymised, audited;
+payloads of inbox events and outbox messages are emptied ``[retention] payload_days`` after
+they were handled or sent.
 
 Activity is the newest of the candidate's creation and any referral's update; a candidate with
 a referral still in progress is never touched, however old.
@@ -14,6 +16,7 @@ from bot.core.context import JobContext
 from handlers.privacy.gdpr import anonymize_candidate
 from storage.models import TERMINAL_STATES, Candidate, DueItem, Referral
 from storage.repo.due import schedule_once
+from storage.repo.personal_data import prune_payloads
 
 SWEEP = "retention.sweep"
 # Bounded per run so one sweep stays one short transaction; the next day continues.
@@ -55,6 +58,10 @@ async def expired_candidates(job: JobContext, limit: int = BATCH) -> list[Candid
 
 
 async def purge_expired(job: JobContext, item: DueItem) -> None:
+    await prune_payloads(
+        session=job.session,
+        handled_before=job.now - timedelta(days=job.settings.payload_retention_days),
+    )
     for candidate in await expired_candidates(job):
         await anonymize_candidate(
             job.session, candidate, now=job.now, action="anonymize", actor="system:retention",

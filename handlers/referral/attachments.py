@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.core.context import Context
 from bot.core.errors import UserFacingError
 from bot.core.routing import Router
-from handlers.referral.progress import visible_referral
+from handlers.referral.progress import note_in_group, visible_referral
 from storage.models import TERMINAL_STATES, Attachment
 from storage.repo.attachments import list_attachments
 from storage.repo.referrals import list_referrals_by_referrer
@@ -35,6 +35,8 @@ async def _send(ctx: Context, referral_id: int, only: int | None = None) -> None
             "attachments_none", rid=referral_id,
             elsewhere=sorted({f.platform for f in elsewhere}),
         )
+    else:
+        note_in_group(ctx, "attachments")  # files always go to the asker's 1:1 chat
 
 
 @router.command("附件", "files", "attachments")

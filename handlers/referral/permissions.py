@@ -14,7 +14,8 @@ from storage.models import Person, Position, Referral
 from storage.repo.people import in_scope
 
 __all__ = [
-    "PERMISSIONS", "ROLE_GRANTS", "VIEW", "VIEWERS", "Grant", "Relation", "permits", "relations",
+    "CONSENT", "ERASE", "PERMISSIONS", "ROLE_GRANTS", "VIEW", "VIEWERS", "Grant", "Relation",
+    "permits", "relations",
 ]
 
 
@@ -52,9 +53,14 @@ ROLE_GRANTS: dict[str, tuple[Grant, ...]] = {
         _g(R.POSITION_HM, R.ASSIGNED),
         _g(R.IN_SCOPE, holds="hiring_manager"),
     ),
+    # Erasure reaches a person's data in every referral: only within the lead's own scope.
+    "hr_lead": (_g(R.IN_SCOPE, holds="hr_lead"),),
+    "admin": (_g(R.IN_SCOPE, holds="admin"),),
 }
 
 VIEW = "referral.view"
+ERASE = "gdpr.erase"
+CONSENT = "gdpr.consent"
 VIEWERS = frozenset({"referrer", "hr", "leader", "hiring_manager"})
 
 _HR, _LEADER, _HM = frozenset({"hr"}), frozenset({"leader"}), frozenset({"hiring_manager"})
@@ -82,6 +88,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "referral.withdraw": frozenset({"referrer", "hr"}),
     "pool.add": _HR,
     VIEW: VIEWERS,
+    # Data-subject requests from chat (the CLI is the operator's and checks no role).
+    ERASE: frozenset({"hr_lead", "admin"}),
+    CONSENT: frozenset({"referrer"}),
 }
 
 

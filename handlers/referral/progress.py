@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.errors import UserFacingError
+from bot.core.events import ConversationKind
 from bot.core.log import dispatch_log
 from bot.core.routing import Router
 from bot.core.text import normalize_text
@@ -47,7 +48,8 @@ async def show_progress(ctx: Context) -> None:
                 "updated_at": referral.updated_at,
             }
         )
-    ctx.reply("progress_list", rows=rows)
+    _answer_privately(ctx, "progress_list", rows=rows)
+    note_in_group(ctx, "progress")
 
 
 @router.action("progress.show")
@@ -93,7 +95,8 @@ async def visible_referral(ctx: Context, referral_id: int, action: str) -> Refer
 
 async def _show_one(ctx: Context, referral_id: int) -> None:
     referral = await visible_referral(ctx, referral_id, "progress")
-    ctx.reply("progress", r=await referral_view(ctx, referral))
+    _answer_privately(ctx, "progress", r=await referral_view(ctx, referral))
+    note_in_group(ctx, "progress")
 
 
 @router.command("待办", "todo", "todos")
@@ -103,7 +106,8 @@ async def show_todos(ctx: Context) -> None:
     draft = await get_draft(session=ctx.session, person_id=ctx.person.id or 0)
     pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
     views = [await referral_view(ctx, r) for r in referrals]
-    ctx.reply(
+    _answer_privately(
+        ctx,
         "todos",
         tasks=views,
         draft=draft.fields if draft else None,
@@ -112,4 +116,24 @@ async def show_todos(ctx: Context) -> None:
     for referral, view in zip(referrals, views, strict=True):
         name = await task_card_name(ctx.session, referral)
         if name is not None:
-            ctx.reply(name, key=card_key(referral, name), r=view)
+            _answer_privately(ctx, name, key=card_key(referral, name), r=view)
+    note_in_group(ctx, "todos")
+
+
+def _in_group(ctx: Context) -> bool:
+    return ctx.event.conversation.kind == ConversationKind.GROUP
+
+
+def _answer_privately(ctx: Context, name: str, key: str | None = None, **context: object) -> None:
+    """Full records and task cards go to the asker's 1:1 chat when asked in a group: everyone
+    in the group would otherwise read the candidate's name, reason and evidence."""
+    if _in_group(ctx):
+        ctx.notify(ctx.person, name, key=key, **context)
+    else:
+        ctx.reply(name, key=key, **context)
+
+
+def note_in_group(ctx: Context, what: str) -> None:
+    """Asked in a group, answered in the asker's 1:1 chat: the group is told where it went."""
+    if _in_group(ctx):
+        ctx.reply("sent_privately", what=what)

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.models.base import enum_type, timestamp_field, utcnow
-from storage.types import UTCDateTime
+from storage.types import EncryptedJSON, UTCDateTime
 
 
 class PendingInput(SQLModel, table=True):
@@ -63,7 +63,9 @@ class Inbox(SQLModel, table=True):
     event_id: str
     # The decoded event, kept from before the platform is acked until it is handled, so a
     # crash in between loses nothing (the clock re-feeds unprocessed rows).
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = timestamp_field(nullable=True)
     outcome: str = ""
@@ -86,7 +88,9 @@ class Outbox(SQLModel, table=True):
     target: str
     group: bool = False
     kind: str  # card | card_update | text
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=enum_type(OutboxStatus))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

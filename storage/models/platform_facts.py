@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.models.base import timestamp_field, utcnow
-from storage.types import UTCDateTime
+from storage.types import EncryptedJSON, UTCDateTime
 
 
 class CardInstance(SQLModel, table=True):
@@ -48,7 +48,9 @@ class ContactLookup(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     external_userid: str = Field(index=True)
     employee_userid: str = ""
-    mobiles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mobiles: list[str] = Field(
+        default_factory=list, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     applied_at: datetime | None = timestamp_field(nullable=True)
 

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.crypto import blind_index
 from storage.models.base import enum_type, timestamp_field, utcnow
-from storage.types import EncryptedString, UTCDateTime
+from storage.types import EncryptedJSON, EncryptedString, EncryptedText, UTCDateTime
 
 
 class ReferralState(StrEnum):
@@ -84,7 +84,7 @@ class Referral(SQLModel, table=True):
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     position_id: int = Field(foreign_key="position.id", index=True)
     referrer_id: int = Field(foreign_key="person.id", index=True)
-    reason: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(EncryptedText, nullable=False))
     state: ReferralState = Field(
         default=ReferralState.SUBMITTED, sa_type=enum_type(ReferralState), index=True
     )
@@ -110,8 +110,10 @@ class ReferralEvent(SQLModel, table=True):
     action: str
     from_state: str | None = None
     to_state: str | None = None
-    note: str = Field(default="", sa_column=Column(Text, nullable=False))
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str = Field(default="", sa_column=Column(EncryptedText, nullable=False))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     platform: str = ""
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -133,7 +135,9 @@ class ReferralDraft(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", unique=True)
-    fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fields: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(EncryptedJSON, nullable=False)
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

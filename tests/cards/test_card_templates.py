@@ -800,6 +800,9 @@ CASES += [
     ("privacy-consent", "privacy", lambda lc: {"outcome": "consent", "referral_id": 12, "at": T0}),
     ("privacy-usage", "privacy", lambda lc: {"outcome": "usage"}),
     ("privacy-not_found", "privacy", lambda lc: {"outcome": "not_found", "candidate_id": 7}),
+    # Asked in a group, answered in the asker's 1:1 chat (handlers/referral/progress.py).
+    ("sent_privately-progress", "sent_privately", lambda lc: {"what": "progress"}),
+    ("sent_privately-todos", "sent_privately", lambda lc: {"what": "todos"}),
 ]
 
 

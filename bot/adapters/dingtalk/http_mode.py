@@ -156,7 +156,8 @@ class DingTalkHttpAdapter:
                 event = parse_card_event(payload, discriminator=timestamp)
             else:
                 event = parse_robot_message(payload)
-        except (ValueError, TypeError) as exc:  # JSON errors are ValueErrors too
+        # JSON errors are ValueErrors too; hostile nesting is a RecursionError.
+        except (ValueError, TypeError, RecursionError) as exc:
             log.warning("unusable dingtalk callback on %s: %s", request.path, exc)
             return _answer(400, "bad payload")
         response = RawResponse(200, b"{}", "application/json")

@@ -30,16 +30,17 @@ from bot.pipeline.messenger import (
     TransientDeliveryError,
     deliver_each,
 )
+from cards.markdown import md_text
 from cards.models import Card
 from cards.render_dingtalk import Space, create_and_deliver_body, update_body
 
 
 def card_markdown(card: Card) -> tuple[str, str]:
     """(title, markdown text) of a card for robot markdown messages."""
-    lines = [f"### {card.title}"]
+    lines = [f"### {md_text(card.title)}"]
     if card.status:
-        lines.append(f"**{card.status}**")
-    lines += [f"- **{f.label}**：{f.value}" for f in card.fields]
+        lines.append(f"**{md_text(card.status)}**")
+    lines += [f"- **{f.label}**：{md_text(f.value)}" for f in card.fields]
     if card.body:
         lines += ["", card.body]
     if card.footer:

@@ -213,7 +213,7 @@ class StreamClient(DingTalkStreamClient):
                 frame = json.loads(raw)
                 kind, headers = frame.get("type"), frame["headers"]
                 topic, message_id = headers.get("topic"), str(headers.get("messageId", ""))
-            except (ValueError, TypeError, KeyError, AttributeError):
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
                 log.warning("dropping an undecodable stream frame")
                 continue
             if kind == SystemMessage.TYPE:

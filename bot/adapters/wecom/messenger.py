@@ -37,6 +37,7 @@ from bot.pipeline.messenger import (
 )
 from bot.pipeline.ports import PlatformStores
 from bot.pipeline.send_window import SendWindow
+from cards.markdown import md_text
 from cards.models import Card
 
 log = logging.getLogger("hrbot.adapter.wecom")
@@ -60,10 +61,10 @@ def welcome_text(card: Card) -> str:
 
 def card_markdown(card: Card) -> str:
     """A buttonless card as WeCom markdown, cut to 2048 bytes."""
-    lines = [f"**{card.title}**"]
+    lines = [f"**{md_text(card.title)}**"]
     if card.status:
-        lines.append(f'<font color="warning">{card.status}</font>')
-    lines += [f"{f.label}：{f.value}" for f in card.fields]
+        lines.append(f'<font color="warning">{md_text(card.status)}</font>')
+    lines += [f"{f.label}：{md_text(f.value)}" for f in card.fields]
     if card.body:
         lines += ["", card.body]
     if card.footer:

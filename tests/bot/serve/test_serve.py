@@ -128,6 +128,9 @@ async def test_wecom_encrypted_callback_then_clean_sigterm(tmp_path: Path) -> No
             assert answer.status_code == 200 and answer.content == b""
         forged = await client.post(f"/wecom/callback?{signed.query}0", content=signed.body)
         assert forged.status_code in (401, 403)
+        # The WeCom route keeps its own 64 KiB cap under [server] max_body_bytes (1 MiB).
+        big = await client.post(f"/wecom/callback?{signed.query}", content=b"<" * 65537)
+        assert big.status_code == 413
         await wait_for_referral(factory)
         await stop(process)
         assert (await db.counts(factory))["referrals"] == 1

@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli.local_chat import LocalChat
 from cards.models import Button, Card
-from handlers.referral.permissions import PERMISSIONS, VIEW, permits
+from handlers.referral.permissions import CONSENT, ERASE, PERMISSIONS, VIEW, permits
 from handlers.referral.workflow import TRANSITIONS, may_act
 from storage.db import SessionFactory
 from storage.models import Person, Position, Referral
@@ -52,7 +52,9 @@ HM = {"feedback.hire", "feedback.another", "feedback.no"}
 REFERRER = {"referral.supplement"}
 WITHDRAW = {"referral.withdraw"}
 VIEWS = {VIEW}
-GROUPS = (HR, LEADER, INTERVIEW, HM, REFERRER, WITHDRAW, VIEWS)
+ERASURE = {ERASE}  # the HQ HR leads (王总, 陈HR总监): the demo's only hr_lead holders
+CONSENTS = {CONSENT}
+GROUPS = (HR, LEADER, INTERVIEW, HM, REFERRER, WITHDRAW, VIEWS, ERASURE, CONSENTS)
 
 # scenario: (position, referrer, assignee or None, {group index: allowed employee numbers})
 # 上海一店 referred by its store manager 张经理 (E020, also a hiring manager there):
@@ -66,6 +68,8 @@ SH = {
     4: {"E020"},
     5: {"E020", "E002", "E011"},
     6: {"E001", "E002", "E010", "E011", "E020", "E021"},
+    7: {"E001", "E002"},
+    8: {"E020"},
 }
 SCENARIOS: dict[str, tuple[Position, str, str | None, dict[int, set[str]]]] = {
     "sh-unassigned": (SH_STORE, "E020", None, SH),
@@ -90,6 +94,8 @@ SCENARIOS: dict[str, tuple[Position, str, str | None, dict[int, set[str]]]] = {
         4: {"E030"},
         5: {"E030", "E002", "E041"},
         6: {"E001", "E002", "E030", "E040", "E041", "E050"},
+        7: {"E001", "E002"},
+        8: {"E030"},
     }),
     # 深圳店's own hiring manager referred: they may not interview or decide their referral.
     "sz-referred-by-its-hiring-manager": (SZ_STORE, "E050", None, {
@@ -100,6 +106,8 @@ SCENARIOS: dict[str, tuple[Position, str, str | None, dict[int, set[str]]]] = {
         4: {"E050"},
         5: {"E050", "E002", "E041"},
         6: {"E001", "E002", "E040", "E041", "E050"},
+        7: {"E001", "E002"},
+        8: {"E050"},
     }),
 }
 
@@ -127,6 +135,16 @@ def test_every_cell(scenario: str) -> None:
                 CHECKED["cells"] += 1
                 CHECKED["allowed" if allowed else "denied"] += 1
     assert wrong == []
+
+
+def test_a_regional_hr_lead_erases_only_in_their_region() -> None:
+    lead = Person(id=99, employee_no="E099", name="华南HR负责人", org_path="总部/华南",
+                  roles=["hr", "hr_lead"])
+    for position, allowed in ((SH_STORE, False), (SZ_STORE, True)):
+        referral = Referral(id=9, candidate_id=1, position_id=position.id or 0, reason="",
+                            referrer_id=ID["E030"])
+        assert permits(lead, PERMISSIONS[ERASE], referral, position) is allowed
+        CHECKED["cells"] += 1
 
 
 def test_a_delegate_acts_only_for_whom_they_hold_the_task() -> None:
