@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from sandbox import api, api_ops, dingtalk_cards, fake_dingtalk, fake_wecom, page
+from sandbox import api, api_ops, contacts, dingtalk_cards, fake_dingtalk, fake_wecom, page
 from sandbox.dingtalk_events import install_card_responses
 from sandbox.org import Directory, default_groups, load_people
 from sandbox.settings import ClockHook, SandboxSettings
@@ -55,7 +55,7 @@ def build_sandbox_app(settings: SandboxSettings | None = None) -> web.Applicatio
     app[CALLBACKS] = CallbackSender(world, settings)
     app.cleanup_ctx.append(_http_session)
     app.on_shutdown.append(_close_connections)
-    for module in (fake_dingtalk, dingtalk_cards, fake_wecom, api, api_ops, page):
+    for module in (fake_dingtalk, dingtalk_cards, fake_wecom, contacts, api, api_ops, page):
         module.add_routes(app)
     install_card_responses(app)
     return app
