@@ -69,8 +69,9 @@ def role_rules(value: Any) -> dict[str, tuple[str, ...]]:
 def share(value: Any) -> float:
     """Accept a fraction 0 < x ≤ 1 (0.1 or "10%")."""
     raw = value.strip() if isinstance(value, str) else value
+    percent = isinstance(raw, str) and raw.endswith("%")
     try:
-        number = float(raw[:-1]) / 100 if isinstance(raw, str) and raw.endswith("%") else float(raw)
+        number = float(raw[:-1]) / 100 if percent else float(raw)
     except (TypeError, ValueError):
         raise cp.BadValue(f"must be a share like 0.1 or \"10%\" (got {cp.show(value)})") from None
     if isinstance(raw, bool) or not 0 < number <= 1:

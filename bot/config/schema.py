@@ -28,8 +28,8 @@ from bot.config.parsing import ConfigError
 
 __all__ = [
     "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CalendarConfig", "Config",
-    "ConfigError", "DatabaseConfig", "DingTalkConfig", "DirectoryConfig", "LogConfig", "QuietHoursConfig",
-    "RecallConfig",
+    "ConfigError", "DatabaseConfig", "DingTalkConfig", "DirectoryConfig", "LogConfig",
+    "QuietHoursConfig", "RecallConfig",
     "RetentionConfig", "SchedulerConfig", "ServerConfig", "SlaConfig", "TimeoutsConfig",
     "WeComConfig", "load_config",
 ]
