@@ -29,8 +29,10 @@ from bot.pipeline.intake import EventIntake
 from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
+from bot.serve.contact_sources import contact_sources, sync_policy
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.server import build_app, start_server
+from handlers.admin.directory_sync import NIGHTLY
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
 from storage.migrate import upgrade_database
@@ -94,11 +96,13 @@ async def start_bot(
     adapters: list[HttpAdapter] = []
     stops: list[Stop] = []
     recurring = REGISTRY.recurring
+    dingtalk_limiter = None
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
             config.dingtalk, sink=intake.take, http=http, clock=clock, session_factory=factory
         )
         messengers.by_platform["dingtalk"] = parts.messenger
+        dingtalk_limiter = parts.client.limiter
         if parts.http_adapter is not None:
             adapters.append(parts.http_adapter)
         if parts.stream is not None:
@@ -122,6 +126,12 @@ async def start_bot(
                 session_factory=factory,
                 max_body_bytes=config.server.max_body_bytes,
             )
+        )
+    if config.directory.nightly and config.platforms():
+        NIGHTLY.configure(
+            contact_sources(config, http, clock, dingtalk_limiter=dingtalk_limiter),
+            sync_policy(config),
+            config.directory.nightly_at, config.timezone, clock(),
         )
     runtime = Runtime(
         runner=DueRunner(

@@ -9,6 +9,7 @@ import httpx
 
 from bot.adapters.dingtalk import contacts as dingtalk_contacts
 from bot.adapters.dingtalk.client import DingTalkClient
+from bot.adapters.dingtalk.ratelimit import RateLimiter
 from bot.adapters.wecom import contacts as wecom_contacts
 from bot.adapters.wecom.client import WeComClient
 from bot.config.schema import Config
@@ -18,13 +19,19 @@ from handlers.admin.directory_sync import FetchOrg, SyncPolicy
 
 def contact_sources(
     config: Config, http: httpx.AsyncClient, clock: Callable[[], datetime],
-    platforms: Sequence[str] = (), *, dingtalk: DingTalkClient | None = None,
+    platforms: Sequence[str] = (), *, dingtalk_limiter: RateLimiter | None = None,
 ) -> dict[str, FetchOrg]:
-    """Platform → full read, for the configured platforms (narrowed to ``platforms``)."""
+    """Platform → full read, for the configured platforms (narrowed to ``platforms``).
+
+    The DingTalk reads get a client of their own without the quota meter: contacts APIs
+    are exempt from the monthly quota, and the meter writes to the database, which the
+    nightly job's transaction holds while it reads (one connection on SQLite). The per-API
+    limiter is shared with the bot's client when given.
+    """
     wanted = [p for p in config.platforms() if not platforms or p in platforms]
     sources: dict[str, FetchOrg] = {}
     if "dingtalk" in wanted and config.dingtalk is not None:
-        dt = dingtalk or DingTalkClient(config.dingtalk, http, clock)
+        dt = DingTalkClient(config.dingtalk, http, clock, limiter=dingtalk_limiter)
 
         async def read_dingtalk() -> OrgSnapshot:
             return await dingtalk_contacts.fetch_org(dt)

@@ -84,8 +84,13 @@ class NightlySync:
     retry_after: datetime | None = None
 
     def configure(self, sources: Mapping[str, FetchOrg], policy: SyncPolicy, at: time,
-                  timezone: str) -> None:
+                  timezone: str, now: datetime) -> None:
+        """Give the job its platforms; a bot started after the hour waits for the next
+        night rather than syncing at start."""
         self.sources, self.policy, self.at, self.timezone = dict(sources), policy, at, timezone
+        local = now.astimezone(ZoneInfo(timezone))
+        self.last_day = local.date().isoformat() if local.time() >= at else ""
+        self.retry_after = None
 
     async def __call__(self, job: JobContext) -> SyncOutcome | None:
         if not self.sources or self.policy is None:

@@ -10,8 +10,8 @@ HTTP 200 answer):
   whether the member is a ``leader`` (主管) *of the department listed*, so leaders come free.
 
 Every call takes its API's slot in the client's per-API limiter (20 calls/s per app and
-API). Contacts APIs do not count against the monthly quota, but the client meters them
-anyway, so usage figures stay honest. A throttled answer (90018/90002) is retried after
+API). Contacts APIs do not count against the monthly quota, so the client given here
+need not meter them. A throttled answer (90018/90002) is retried after
 a second, as DingTalk advises; any other error stops the read (the sync then changes
 nothing).
 
