@@ -101,7 +101,8 @@ def print_outcome(outcome: SyncOutcome, out: TextIO, *, dry_run: bool) -> None:
         if slot.person is None:
             print(f"+ {_label(slot)} roles {', '.join(slot.values['roles']) or '-'}", file=out)
         else:
-            changes = sorted(slot.changed.items())
+            # synced_roles is bookkeeping: the roles line already shows what changed.
+            changes = sorted((k, v) for k, v in slot.changed.items() if k != "synced_roles")
             fields = ", ".join(_change(k, old, new) for k, (old, new) in changes)
             print(f"~ {_label(slot)}: {fields}", file=out)
     for person, platform in plan.unlinked:
