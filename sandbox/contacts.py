@@ -83,6 +83,9 @@ class Roster:
         return found
 
     def units(self) -> dict[str, int]:
+        if "units" in self._cache:
+            return self.unit_ids
+        self._cache["units"] = True
         for employee in self.active():
             parts = [p for p in employee.person.org_path.split("/") if p]
             for depth in range(1, len(parts) + 1):

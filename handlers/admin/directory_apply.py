@@ -16,10 +16,10 @@ from bot.core.context import JobContext
 from handlers.admin.directory_plan import ID_COLUMNS, Plan, Slot
 from handlers.delegation.commands import stop_period
 from handlers.delegation.moves import hand_over, move_task
-from storage.models import Person
-from storage.repo.audit import record_audit
+from storage.models import AuditRecord, Person
+from storage.repo.audit import record_audits
 from storage.repo.delegation import list_periods_of
-from storage.repo.people import get_person, get_person_by_employee_no, nearest_with_role
+from storage.repo.people import get_person, list_people, nearest_with_role
 from storage.repo.referrals import list_assigned_referrals
 
 
@@ -52,9 +52,10 @@ async def apply_plan(
     if dry_run:
         return outcome
     audit = _Audit(job, actor, ",".join(plan.platforms))
+    taken = {p.employee_no for p in await list_people(session=job.session)}
     for slot in plan.changes:
         if slot.person is None:
-            slot.person = await _create(job, slot)
+            slot.person = _create(job, slot, taken)
             outcome.created += 1
     await job.session.flush()
     for slot in plan.slots:
@@ -83,6 +84,7 @@ async def apply_plan(
         await audit.write("directory.unlink", person, platform=platform)
     for person in plan.leavers:
         await _leave(job, person, outcome, audit)
+    await audit.flush()
     gone = {p.id for p in plan.leavers}
     # The leaver is told nothing further (tasks handed back to them on the way included).
     job.outgoing[:] = [o for o in job.outgoing if not o.to_person or o.to_person.id not in gone]
@@ -95,11 +97,13 @@ def _is_new(slot: Slot) -> bool:
     return "employee_no" in slot.values
 
 
-async def _create(job: JobContext, slot: Slot) -> Person:
+def _create(job: JobContext, slot: Slot, taken: set[str]) -> Person:
     first = next(iter(slot.seen.values()))
     wanted = first.member.employee_no
-    taken = wanted and await get_person_by_employee_no(session=job.session, employee_no=wanted)
-    employee_no = wanted if wanted and not taken else f"{first.platform}:{first.member.user_id}"
+    # A platform's employee number already used by someone else is not trusted as ours.
+    employee_no = (wanted if wanted and wanted not in taken
+                   else f"{first.platform}:{first.member.user_id}")
+    taken.add(employee_no)
     person = Person(employee_no=employee_no, name=first.member.name, org_path=first.org_path)
     slot.values["employee_no"] = employee_no
     job.session.add(person)
@@ -156,14 +160,20 @@ async def _leave(job: JobContext, person: Person, outcome: SyncOutcome, audit: _
 
 
 class _Audit:
-    """One audit row per directory change; names and contact data stay out of the detail."""
+    """One audit row per directory change; names and contact data stay out of the detail.
+
+    Rows are collected and written in one flush at the end (in the same transaction)."""
 
     def __init__(self, job: JobContext, actor: str, platforms: str) -> None:
         self.job, self.actor, self.platforms = job, actor, platforms
+        self.rows: list[AuditRecord] = []
 
     async def write(self, action: str, person: Person, **detail: Any) -> None:
-        await record_audit(
-            session=self.job.session, at=self.job.now, action=action, candidate_id=None,
-            actor=self.actor, platform=self.platforms,
+        self.rows.append(AuditRecord(
+            at=self.job.now, action=action, candidate_id=None, actor=self.actor,
+            platform=self.platforms,
             detail={"person_id": person.id, "employee_no": person.employee_no, **detail},
-        )
+        ))
+
+    async def flush(self) -> None:
+        await record_audits(session=self.job.session, rows=self.rows)

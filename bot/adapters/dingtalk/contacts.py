@@ -78,11 +78,13 @@ class ContactReader:
                 await self.sleep(1.0)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def units(self) -> list[OrgUnit]:
+    async def units(self, found_one: Callable[[OrgUnit], None]) -> list[OrgUnit]:
+        """Every department, breadth first; ``found_one`` hears of each as it is found."""
         root = await self.call(DEPT_GET, {"dept_id": ROOT_DEPT})
         if not isinstance(root, dict) or not root.get("name"):
             raise PlatformError(PLATFORM, "bad_department_answer", "no top department")
         found = [OrgUnit(str(ROOT_DEPT), str(root["name"]), None)]
+        found_one(found[0])
         level = [ROOT_DEPT]
         seen = {ROOT_DEPT}
         while level:
@@ -100,6 +102,7 @@ class ContactReader:
                         continue
                     seen.add(int(unit.unit_id))
                     found.append(unit)
+                    found_one(unit)
                     level.append(int(unit.unit_id))
         return found
 
@@ -157,8 +160,19 @@ async def fetch_org(client: DingTalkClient, *, sleep: Sleep = asyncio.sleep) -> 
         TransientDeliveryError: Still throttled or unreachable after retries.
     """
     reader = ContactReader(client, sleep=sleep)
-    units = await reader.units()
-    listings = await asyncio.gather(*(reader.members_of(u.unit_id) for u in units))
+    # Members are listed while the tree is still being walked: the two APIs have separate
+    # limits, so the read takes as long as the busier one, not both.
+    listing: list[asyncio.Task[list[tuple[dict[str, Any], str]]]] = []
+
+    def list_members(unit: OrgUnit) -> None:
+        listing.append(asyncio.ensure_future(reader.members_of(unit.unit_id)))
+
+    try:
+        units = await reader.units(list_members)
+        listings = await asyncio.gather(*listing)
+    finally:
+        for task in listing:
+            task.cancel()
     by_user: dict[str, list[tuple[dict[str, Any], str]]] = {}
     notes: list[str] = []
     for rows in listings:
