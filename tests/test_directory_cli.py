@@ -7,6 +7,7 @@ import argparse
 import io
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from bot.cli.commands import _parser
@@ -108,3 +109,29 @@ def test_the_command_line_knows_the_options() -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args(["directory", "sync", "--platform", "slack"])
     assert isinstance(args, argparse.Namespace)
+
+
+async def fault(url: str, **body: object) -> None:
+    async with httpx.AsyncClient() as http:
+        if body:
+            response = await http.post(f"{url}/sandbox/api/faults", json=body)
+            assert response.status_code == 201, response.text
+        else:
+            await http.delete(f"{url}/sandbox/api/faults")
+
+
+async def test_a_platform_failing_mid_read_changes_nothing_and_throttling_is_waited_out(
+    demo: SessionFactory, url: str, clock: FakeClock
+) -> None:
+    before = await snapshot(demo)
+    # WeCom is busy for good on user/get, after DingTalk and half the WeCom read went fine.
+    await fault(url, path="/cgi-bin/user/get", kind="busy", count=None)
+    code, text = await run(demo, config_for(url), clock, "sync")
+
+    assert code == 2 and "reading the platforms failed, nothing changed" in text
+    assert await snapshot(demo) == before
+
+    await fault(url)  # cleared
+    await fault(url, path="/topapi/v2/user/list", kind="throttle", count=2)
+    code, text = await run(demo, config_for(url), clock, "sync")
+    assert code == 0 and "synced: 0 created, 10 updated" in text
