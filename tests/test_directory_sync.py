@@ -134,6 +134,7 @@ async def test_first_sync_of_the_demo_keeps_leads_and_hand_set_roles_and_the_sec
     assert await _audits(demo, "directory.update") == first.updated
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgres"], indirect=True)
 async def test_a_hire_a_move_and_a_leaver_take_effect_and_the_leavers_tasks_go_to_the_lead(
     demo: SessionFactory, platforms: Platforms, clock: FakeClock, chat: LocalChat
 ) -> None:

@@ -41,7 +41,7 @@ USER_LIST = "/topapi/v2/user/list"
 ROOT_DEPT = 1
 PAGE_SIZE = 100
 RETRIES = 3
-# Calls in flight at once; the limiter still spaces them to 20/s per API.
+# Calls in flight at once per API; the limiter still spaces them to 20/s per API.
 CONCURRENCY = 8
 
 Sleep = Callable[[float], Awaitable[object]]
@@ -54,14 +54,15 @@ class ContactReader:
         self.client = client
         self.sleep = sleep
         self.calls: Counter[str] = Counter()
-        self._gate = asyncio.Semaphore(CONCURRENCY)
+        # One gate per API: calls waiting for one API's limit must not hold up the other's.
+        self._gates: dict[str, asyncio.Semaphore] = {}
 
     async def call(self, path: str, body: dict[str, Any]) -> Any:
         """One old-API call; returns its ``result``."""
         oapi = self.client.config.oapi_base.rstrip("/")
         for attempt in range(RETRIES + 1):
             try:
-                async with self._gate:
+                async with self._gates.setdefault(path, asyncio.Semaphore(CONCURRENCY)):
                     token = await self.client.access_token()
                     self.calls[path] += 1
                     response = await self.client._send(
