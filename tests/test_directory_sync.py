@@ -27,7 +27,7 @@ from storage.db import SessionFactory, session_scope
 from storage.models import AuditRecord, Person
 from storage.repo.people import get_person_by_employee_no, list_people
 from tests._support.clock import FakeClock
-from tests._support.referrals import referral_row, submit
+from tests._support.referrals import act, referral_row, submit
 from tests.sandbox.conftest import (
     AES_KEY,
     AGENT_ID,
@@ -201,3 +201,18 @@ async def _audits(factory: SessionFactory, action: str) -> int:
     async with session_scope(factory) as session:
         rows = (await session.exec(select(AuditRecord).where(AuditRecord.action == action))).all()
     return len(rows)
+
+
+async def test_a_leaver_is_told_nothing_further_about_their_referral(
+    demo: SessionFactory, platforms: Platforms, clock: FakeClock, chat: LocalChat
+) -> None:
+    referral_id = await submit(chat)  # by 张经理 (E020)
+    seen_before = len(chat.inbox("E020"))
+    await platforms.change("leave", person="E020")
+    outcome, _ = await sync(demo, clock, await platforms.fetch())
+    assert outcome.deactivated == 1
+
+    await act(chat, demo, referral_id, "E011", "通过")
+
+    assert (await referral_row(demo, referral_id)).state == "leader_approval"
+    assert len(chat.inbox("E020")) == seen_before
