@@ -54,6 +54,7 @@ from storage.models import AuditRecord
 KEY, SECRET, CORP, WX_SECRET = "benchkey", "benchsecret", "wwbench", "benchwx"
 AES = "c2FuZGJveC1hZXMta2V5LWZvci13ZWNvbS10ZXN0czA"
 DINGTALK_PER_SECOND = 20.0
+DINGTALK_BURST = 20
 WECOM_PER_MINUTE = wx.PER_MINUTE
 
 
@@ -79,9 +80,10 @@ def write_org(path: Path, people: int, stores: int) -> None:
 
 
 def least_seconds(platform: str, calls: dict[str, int]) -> float:
-    """The shortest time the documented per-API limits allow for these calls."""
+    """The shortest time the per-API limits allow for these calls (the busiest API decides;
+    DingTalk's client lets a burst of 20 start at once, then 20 a second)."""
     if platform == "dingtalk":
-        return max(calls.values()) / DINGTALK_PER_SECOND
+        return max(0, max(calls.values()) - DINGTALK_BURST) / DINGTALK_PER_SECOND
     return max(calls.values()) / (WECOM_PER_MINUTE / 60)
 
 
