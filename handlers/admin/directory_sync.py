@@ -82,6 +82,9 @@ class NightlySync:
     policy: SyncPolicy | None = None
     last_day: str = ""
     retry_after: datetime | None = None
+    # Start or last run: a whole day after it the sync is due whatever the hour (a clock
+    # moved a day ahead in the sandbox at 01:00 would otherwise never reach 02:30).
+    last_run: datetime | None = None
 
     def configure(self, sources: Mapping[str, FetchOrg], policy: SyncPolicy, at: time,
                   timezone: str, now: datetime) -> None:
@@ -90,14 +93,15 @@ class NightlySync:
         self.sources, self.policy, self.at, self.timezone = dict(sources), policy, at, timezone
         local = now.astimezone(ZoneInfo(timezone))
         self.last_day = local.date().isoformat() if local.time() >= at else ""
-        self.retry_after = None
+        self.retry_after, self.last_run = None, now
 
     async def __call__(self, job: JobContext) -> SyncOutcome | None:
         if not self.sources or self.policy is None:
             return None
         local = job.now.astimezone(ZoneInfo(self.timezone))
         day = local.date().isoformat()
-        if day == self.last_day or local.time() < self.at:
+        whole_day = self.last_run is not None and job.now - self.last_run >= timedelta(days=1)
+        if not whole_day and (day == self.last_day or local.time() < self.at):
             return None
         if self.retry_after is not None and job.now < self.retry_after:
             return None
@@ -109,8 +113,8 @@ class NightlySync:
             return None
         async with job.session.begin_nested():
             outcome = await sync_snapshots(job, snapshots, self.policy, actor="system:nightly")
-            await send_outgoing(job, f"directory:{day}")
-        self.last_day, self.retry_after = day, None
+            await send_outgoing(job, f"directory:{job.now.isoformat()}")
+        self.last_day, self.retry_after, self.last_run = day, None, job.now
         if outcome.blocked:
             log.warning("nightly directory sync blocked (%s): %d leavers of %d, nothing changed",
                         outcome.blocked, len(outcome.plan.leavers), outcome.plan.synced_before)
