@@ -114,11 +114,15 @@ def _match(plan: Plan, seen_all: list[Seen], people: Sequence[Person], match_by:
         else:
             rest.append(seen)
     dupes = _duplicate_keys(plan, seen_all)
+    by_key: dict[str, list[Person]] = {}
+    for person in people:
+        if (existing := _existing_key(person, match_by)) is not None:
+            by_key.setdefault(existing, []).append(person)
     new: dict[str, Slot] = {}
     for seen in rest:
         key = seen.key if seen.key not in dupes else None
-        lookups = set(blind_indexes(key)) if key and match_by == "mobile" else {key}
-        matches = [p for p in people if key and _existing_key(p, match_by) in lookups]
+        lookups = blind_indexes(key) if key and match_by == "mobile" else [key] if key else []
+        matches = list({id(p): p for k in lookups for p in by_key.get(k, [])}.values())
         if len(matches) > 1:
             plan.conflicts.append(f"{_who(seen)}: {len(matches)} directory people share its "
                                   f"{match_by}; not synced until that is resolved")
@@ -126,17 +130,17 @@ def _match(plan: Plan, seen_all: list[Seen], people: Sequence[Person], match_by:
         if matches and matches[0].id is not None:
             person = matches[0]
             held = getattr(person, ID_COLUMNS[seen.platform])
-            slot = slots.setdefault(person.id, Slot(person))
-            if seen.platform in slot.seen or (held and (seen.platform, held) in listed):
+            taken = slots.get(person.id)
+            claimed = taken is not None and seen.platform in taken.seen
+            if claimed or (held and (seen.platform, held) in listed):
                 plan.conflicts.append(f"{_who(seen)} has the {match_by} of {person.employee_no}, "
                                       f"who is {seen.platform} {held}; not merged, not synced")
                 continue
-            else:
-                if held:
-                    plan.notes.append(f"{seen.platform} userid renamed: {held} → "
-                                      f"{seen.member.user_id} ({person.employee_no})")
-                slot.seen[seen.platform] = seen
-                continue
+            if held:
+                plan.notes.append(f"{seen.platform} userid renamed: {held} → "
+                                  f"{seen.member.user_id} ({person.employee_no})")
+            slots.setdefault(person.id, Slot(person)).seen[seen.platform] = seen
+            continue
         if key and key in new and seen.platform not in new[key].seen:
             new[key].seen[seen.platform] = seen
             continue
