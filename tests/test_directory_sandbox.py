@@ -49,3 +49,12 @@ async def test_a_hire_refers_after_the_nightly_sync_and_a_leaver_is_gone(
     await demo.card("E011", platform, lambda c: c["title"].startswith("推荐审核 · 张三"))
     await demo.say("E021", platform, "进度")
     await demo.seen("E021", platform, "还不认识你")
+
+
+async def test_a_stopped_bot_leaves_no_platforms_to_the_nightly_job(tmp_path: Path) -> None:
+    from handlers.admin.directory_sync import NIGHTLY
+
+    async with running_sandbox(tmp_path):
+        assert set(NIGHTLY.sources) == {"dingtalk", "wecom"}
+    # Its HTTP client is closed: a later bot or test in this process must not use it.
+    assert NIGHTLY.sources == {} and NIGHTLY.policy is None

@@ -150,6 +150,7 @@ async def start_bot(
     stops.insert(0, await start_server(app, config.server.host, config.server.port))
 
     async def shut_down() -> None:
+        NIGHTLY.reset()  # its platform clients close with this bot
         for stop in stops:
             await stop()
         await intake.drain()

@@ -95,6 +95,10 @@ class NightlySync:
         self.last_day = local.date().isoformat() if local.time() >= at else ""
         self.retry_after, self.last_run = None, now
 
+    def reset(self) -> None:
+        """Forget the platforms (the bot that configured them stopped)."""
+        self.sources, self.policy, self.last_run = {}, None, None
+
     async def __call__(self, job: JobContext) -> SyncOutcome | None:
         if not self.sources or self.policy is None:
             return None
@@ -110,6 +114,10 @@ class NightlySync:
         except (PlatformError, TransientDeliveryError) as err:
             self.retry_after = job.now + timedelta(hours=1)
             log.warning("nightly directory sync failed, nothing changed: %s", err)
+            return None
+        except Exception:  # a clock job must not take the beat down with it
+            self.retry_after = job.now + timedelta(hours=1)
+            log.exception("nightly directory sync failed, nothing changed")
             return None
         async with job.session.begin_nested():
             outcome = await sync_snapshots(job, snapshots, self.policy, actor="system:nightly")
