@@ -17,6 +17,7 @@ from sandbox import (
     api_clock,
     api_demos,
     api_ops,
+    contacts,
     dingtalk_cards,
     fake_dingtalk,
     fake_wecom,
@@ -66,8 +67,8 @@ def build_sandbox_app(settings: SandboxSettings | None = None) -> web.Applicatio
     app[CALLBACKS] = CallbackSender(world, settings)
     app.cleanup_ctx.append(_http_session)
     app.on_shutdown.append(_close_connections)
-    for module in (fake_dingtalk, dingtalk_cards, fake_wecom, media, api, api_clock, api_demos,
-                   api_ops, page):
+    for module in (fake_dingtalk, dingtalk_cards, fake_wecom, contacts, media, api, api_clock,
+                   api_demos, api_ops, page):
         module.add_routes(app)
     install_card_responses(app)
     return app

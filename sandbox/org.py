@@ -119,6 +119,14 @@ class Directory:
                     self._by_alias[alias] = person
         self._groups = {g.id: g for g in self.groups}
 
+    def add(self, person: Person) -> None:
+        """A newcomer (a hire on the fake contacts) joins the directory."""
+        self.people.append(person)
+        for attr in ("wecom_userid", "dingtalk_union_id", "dingtalk_user_id", "id"):
+            alias = getattr(person, attr)
+            if alias:
+                self._by_alias.setdefault(alias, person)
+
     def person(self, alias: str) -> Person | None:
         """The person known by ``alias`` (employee_no, DingTalk userId/unionId or WeCom id)."""
         return self._by_alias.get(alias)

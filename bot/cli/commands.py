@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     gdpr_do.add_parser(
         "rekey", help="re-encrypt contact data with the newest HRBOT_DATA_KEY key"
     ).add_argument("--plaintext", action="store_true", help="decrypt everything instead")
+    from bot.cli.directory import add_parser as add_directory_parser
+
+    add_directory_parser(commands)
     audit = commands.add_parser("audit", help="who read or did what to a candidate's data")
     audit.add_argument("--candidate", type=int, required=True, help="candidate id")
     doctor = commands.add_parser(
@@ -122,6 +125,10 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
             return await _seed(database.session_factory)
         if args.command == "report":
             return await _report(database.session_factory, config, args)
+        if args.command == "directory":
+            from bot.cli.directory import run_directory
+
+            return await run_directory(database.session_factory, config, args, sys.stdout)
         if args.command in ("gdpr", "audit"):
             from bot.cli.privacy import run_privacy
 

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import parsing as cp
+from bot.config.directory import DirectoryConfig
 from bot.config.parsing import ConfigError
 from storage.crypto import ENV_KEY, DataKeyError, parse_keyring
 
 __all__ = [
     "CONFIG_PATH_ENV", "DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CalendarConfig", "Config",
-    "ConfigError", "DatabaseConfig", "DingTalkConfig", "LogConfig", "QuietHoursConfig",
-    "RecallConfig",
+    "ConfigError", "DatabaseConfig", "DingTalkConfig", "DirectoryConfig", "LogConfig",
+    "QuietHoursConfig", "RecallConfig",
     "RetentionConfig", "SchedulerConfig", "ServerConfig", "SlaConfig", "TimeoutsConfig",
     "WeComConfig", "load_config",
 ]
@@ -284,6 +285,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
 
     def platforms(self) -> list[str]:
         """Return the names of the configured and enabled chat platforms, e.g. ``["wecom"]``."""
@@ -299,7 +301,7 @@ _SECTIONS: dict[str, type] = {
     "calendar": CalendarConfig, "timeouts": TimeoutsConfig,
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
     "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
-    "log": LogConfig,
+    "log": LogConfig, "directory": DirectoryConfig,
 }
 _PLATFORMS = ("dingtalk", "wecom")
 _TOP_KEYS = tuple(f.name for f in fields(Config) if "parse" in f.metadata)

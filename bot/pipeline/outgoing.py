@@ -48,6 +48,8 @@ async def enqueue_outgoing(
     """
     ids: list[int] = []
     for index, out in enumerate(outgoing):
+        if out.to_person is not None and not out.to_person.active:
+            continue  # someone who left the company is told nothing further
         if out.task is not None:
             target = _task_target_of(out, task_platforms)
             if target is None:

@@ -30,10 +30,12 @@ from bot.pipeline.messenger import PlatformMessengers
 from bot.pipeline.outbox import OutboxWorker
 from bot.pipeline.runtime import Runtime
 from bot.serve.callback_signatures import signature_guard
+from bot.serve.contact_sources import contact_sources, sync_policy
 from bot.serve.lifecycle import run_until_signalled
 from bot.serve.send_windows import DatabaseSendWindow
 from bot.serve.server import HttpLimits, build_app, start_server
 from bot.serve.stores import DatabaseStores
+from handlers.admin.directory_sync import NIGHTLY
 from handlers.capabilities import REGISTRY
 from handlers.delegation.leave_sync import PlatformLeaveSync
 from storage.migrate import upgrade_database
@@ -100,6 +102,7 @@ async def start_bot(
     adapters: list[HttpAdapter] = []
     stops: list[Stop] = []
     recurring = REGISTRY.recurring
+    dingtalk_limiter = None
     if config.dingtalk is not None:
         parts = assemble_dingtalk(
             config.dingtalk, sink=intake.take, http=http, clock=clock, stores=stores,
@@ -107,6 +110,7 @@ async def start_bot(
             replay_guard=signature_guard(factory, "dingtalk", clock),
         )
         messengers.by_platform["dingtalk"] = parts.messenger
+        dingtalk_limiter = parts.client.limiter
         if parts.http_adapter is not None:
             adapters.append(parts.http_adapter)
         if parts.card_callbacks is not None:
@@ -133,6 +137,12 @@ async def start_bot(
                 cards=stores,
             )
         )
+    if config.directory.nightly and config.platforms():
+        NIGHTLY.configure(
+            contact_sources(config, http, clock, dingtalk_limiter=dingtalk_limiter),
+            sync_policy(config),
+            config.directory.nightly_at, config.timezone, clock(),
+        )
     runtime = Runtime(
         runner=DueRunner(
             session_factory=factory,
@@ -157,6 +167,7 @@ async def start_bot(
     stops.insert(0, await start_server(app, server.host, server.port, limits))
 
     async def shut_down() -> None:
+        NIGHTLY.reset()  # its platform clients close with this bot
         for stop in stops:
             await stop()
         await intake.drain()

@@ -17,3 +17,7 @@ class Person(SQLModel, table=True):
     wecom_userid: str | None = Field(default=None, unique=True, index=True)
     lead_id: int | None = Field(default=None, foreign_key="person.id")
     active: bool = True
+    # Directory sync: the blind index of the mobile (to match one employee across
+    # platforms) and the roles the last sync granted by rule (others were set by hand).
+    mobile_hash: str | None = Field(default=None, index=True)
+    synced_roles: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -32,6 +32,12 @@ async def record_audit(
     return row
 
 
+async def record_audits(*, session: AsyncSession, rows: list[AuditRecord]) -> None:
+    """Many audit rows in one flush (a directory sync writes one per changed person)."""
+    session.add_all(rows)
+    await session.flush()
+
+
 async def list_candidate_trail(
     *, session: AsyncSession, candidate_id: int
 ) -> list[AuditRecord | ReferralEvent]:

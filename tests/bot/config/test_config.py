@@ -16,6 +16,7 @@ from bot.config.schema import (
     ConfigError,
     DatabaseConfig,
     DingTalkConfig,
+    DirectoryConfig,
     LogConfig,
     QuietHoursConfig,
     RecallConfig,
@@ -35,6 +36,7 @@ SECTIONS = {
     "sla": SlaConfig, "quiet_hours": QuietHoursConfig, "retention": RetentionConfig,
     "scheduler": SchedulerConfig, "server": ServerConfig, "recall": RecallConfig,
     "calendar": CalendarConfig, "timeouts": TimeoutsConfig, "log": LogConfig,
+    "directory": DirectoryConfig,
 }
 AES_KEY = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN012"  # 43 valid characters
 
