@@ -101,6 +101,8 @@ class Context:
     args: str = ""
     params: dict[str, str] = field(default_factory=dict)
     outgoing: list[Outgoing] = field(default_factory=list)
+    # Text that matched no command, with a near-miss command word corrected ("" if none).
+    suggestion: str = ""
 
     def card(self, name: str, key: str | None = None, **context: Any) -> Card:
         context.setdefault("tz", self.settings.timezone)
