@@ -156,7 +156,8 @@ async def test_asking_an_opinion_keeps_the_task_and_brings_the_answer_back(
     sent = await chat.say("E010", f"征询 {rid} 王总 这位候选人的薪资预期是否合适？")
     question = only_card(sent, "请你给意见 · 张三 · 店长")
     assert [m.target for m in sent if m.card is question] == ["E001"]
-    assert "**赵总 问**：这位候选人的薪资预期是否合适?" in question.body  # text is normalised
+    # The question is shown as typed, full-width question mark included (issue 16).
+    assert "**赵总 问**：这位候选人的薪资预期是否合适？" in question.body
     assert "已请 王总 回复意见" in only_card(sent, "张三 · 店长").body
     row = await referral_row(demo, rid)
     assert (row.version, row.assignee_id) == (before.version, ids["E010"])
