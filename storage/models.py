@@ -254,6 +254,9 @@ class Outbox(SQLModel, table=True):
     group: bool = False
     kind: str  # card | card_update | text
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The key of the card a "card" row sends, so every copy of a card can be found again
+    # and closed when its task ends ("" for rows that send no keyed card).
+    card_key: str = Field(default="", index=True)
     status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=_enum(OutboxStatus))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

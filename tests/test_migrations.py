@@ -21,7 +21,7 @@ from storage.db import make_engine
 from storage.migrate import alembic_config, current_revision, upgrade_database
 from tests._support.pg import fresh_pg_url
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -137,7 +137,7 @@ def test_config_finds_packaged_scripts_from_any_directory(
     assert Path(script.dir) == Path(__file__).parents[1] / "storage" / "migrations"
     assert script.get_heads() == [HEAD]
     walk = [rev.revision for rev in script.walk_revisions()]
-    assert walk == ["0007", "0006", "0005", "0004", "0003", "0002", "0001"]
+    assert walk == ["0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
 
 
 def test_plain_alembic_command_runs_env_on_its_own_engine(

@@ -87,6 +87,9 @@ class Outgoing:
     kind: str | None = None
     platform: str | None = None
     handle: dict[str, Any] | None = None
+    # Exactly where an earlier card went (platform, target kind, target, group): an update
+    # of that copy goes there, whoever and wherever the answer's event came from.
+    where: tuple[str, str, str, bool] | None = None
     # A file the platform already holds (kind, filename, platform, ref), sent with the card.
     file: dict[str, str] | None = None
 

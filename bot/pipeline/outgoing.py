@@ -44,7 +44,9 @@ async def enqueue_outgoing(
     """
     ids: list[int] = []
     for index, out in enumerate(outgoing):
-        if out.task is not None:
+        if out.where is not None:
+            target = out.where
+        elif out.task is not None:
             target = _task_target_of(out, task_platforms)
             if target is None:
                 continue
@@ -55,22 +57,24 @@ async def enqueue_outgoing(
         if target is None:
             dispatch_log.warning("no address for person=%s", out.to_person and out.to_person.id)
             continue
-        platform, kind, address, group = target
+        platform, target_kind, address, group = target
         card = mask_card(out.card) if group else out.card
+        kind = _kind_of(out)
         row = await enqueue_message(
             session=session,
             idempotency_key=f"{key_prefix}:{index}",
             platform=platform,
-            target_kind=kind,
+            target_kind=target_kind,
             target=address,
             group=group,
-            kind=_kind_of(out),
+            kind=kind,
             payload={
                 "card": card.to_dict(),
                 "reply_handle": _handle_of(out, reply_handle),
                 **({"file": out.file} if out.file else {}),
             },
             now=max(now, out.not_before) if out.not_before else now,
+            card_key=out.card.key if kind == "card" and out.card.key else "",
         )
         assert row.id is not None
         ids.append(row.id)

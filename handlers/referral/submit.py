@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.context import Context
+from bot.core.context import Context, Outgoing
 from bot.core.routing import Router
 from handlers.referral.announce import send_task_card
+from handlers.referral.closing import submitted_card_key
 from handlers.referral.form import (
     is_concrete_reason,
     normalize_email,
@@ -145,7 +146,10 @@ async def _submit(
     if not earlier:
         await delete_draft(session=ctx.session, person_id=ctx.person.id)
     view = await referral_view(ctx, referral)
-    ctx.reply("referral_submitted", r=view, draft_kept=(earlier or {}).get("name", ""))
+    # Keyed, so the card can follow the referral's state (handlers.referral.closing).
+    card = ctx.card("referral_submitted", key=submitted_card_key(referral), r=view,
+                    draft_kept=(earlier or {}).get("name", ""))
+    ctx.outgoing.append(Outgoing(card=card))
     if referral.assignee_id is not None:
         hr = await ctx.session.get(Person, referral.assignee_id)
         assert hr is not None

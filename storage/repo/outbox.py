@@ -23,6 +23,7 @@ async def enqueue_message(
     kind: str,
     payload: dict[str, Any],
     now: datetime,
+    card_key: str = "",
 ) -> Outbox:
     row = Outbox(
         idempotency_key=idempotency_key,
@@ -32,6 +33,7 @@ async def enqueue_message(
         group=group,
         kind=kind,
         payload=payload,
+        card_key=card_key,
         next_attempt_at=now,
         created_at=now,
     )
@@ -146,3 +148,22 @@ async def take_unreported_failures(
         session.add(row)
     await session.flush()
     return rows
+
+
+async def list_card_deliveries(
+    *, session: AsyncSession, key_prefix: str
+) -> list[tuple[str, str, str, bool, str]]:
+    """Where cards whose key starts with ``key_prefix`` were sent (not failed for good):
+    distinct ``(platform, target kind, target, group, card key)``."""
+    # A range instead of LIKE: the plain index serves it on SQLite and PostgreSQL alike.
+    query = (
+        select(Outbox.platform, Outbox.target_kind, Outbox.target, Outbox.group, Outbox.card_key)
+        .where(
+            Outbox.kind == "card",
+            col(Outbox.card_key) >= key_prefix,
+            col(Outbox.card_key) < key_prefix + "\uffff",
+            Outbox.status != OutboxStatus.FAILED,
+        )
+        .distinct()
+    )
+    return [tuple(row) for row in (await session.exec(query)).all()]  # type: ignore[misc]

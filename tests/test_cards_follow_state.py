@@ -1,0 +1,102 @@
+"""Issue 16: cards never lie. A task finished elsewhere (from a reminder card, by a typed
+command, by a timeout) leaves no card of it with live buttons, old ones included, and the
+referrer's 推荐已提交 card follows the referral. Played in the sandbox on each platform,
+reading every card each person holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.sandbox import REFER, WAIT, Demo, running_sandbox
+
+
+@pytest.fixture(params=["dingtalk", "wecom"])
+def platform(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def demo(tmp_path: Path, platform: str) -> AsyncIterator[Demo]:
+    # Clock-driven cards go to a person's first configured platform: one platform per run.
+    async with running_sandbox(tmp_path, platforms=(platform,)) as running:
+        yield running
+
+
+def shown(card: dict[str, Any]) -> str:
+    """Status line and body as the client shows them (renderers may fold one into the other)."""
+    return f"{card['status']}\n{card['body']}"
+
+
+def live(card: dict[str, Any]) -> list[str]:
+    return [b["label"] for b in card["buttons"] if b.get("enabled", True)]
+
+
+async def task_cards(demo: Demo, person: str, platform: str, name: str) -> list[dict[str, Any]]:
+    """Every card of ``person`` about candidate ``name`` that carried task buttons once."""
+    return [c for c in await demo.cards(person, platform)
+            if name in c["title"] and not c["title"].startswith("推荐已提交")]
+
+
+async def until_closed(demo: Demo, person: str, platform: str, name: str) -> list[dict]:
+    """Wait until no card of ``person`` about ``name`` offers a task button; return them."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            cards = await task_cards(demo, person, platform, name)
+            if cards and not [c for c in cards if set(live(c)) - {"查看进度"}]:
+                return cards
+            await asyncio.sleep(0.05)
+
+
+async def advance(demo: Demo, **delta: float) -> None:
+    response = await demo.api.post("clock/advance", json=delta)
+    assert response.status_code == 200, response.text
+
+
+async def weekday_morning(demo: Demo) -> None:
+    """To the next weekday 09:30, so reminders are not held back by quiet time."""
+    now = datetime.fromisoformat((await demo.api.get("clock")).json()["now"])
+    target = (now + timedelta(days=1)).replace(hour=9, minute=30)
+    while target.weekday() >= 5:
+        target += timedelta(days=1)
+    await advance(demo, seconds=(target - now).total_seconds())
+
+
+async def test_a_task_done_from_the_reminder_closes_the_original_card_too(
+    demo: Demo, platform: str
+) -> None:
+    await weekday_morning(demo)
+    await demo.say("E020", platform, REFER)
+    original = await demo.card(
+        "E011", platform, lambda c: c["title"].startswith("推荐审核 · 张三"))
+    await advance(demo, hours=12)  # 21:30: the 50 % reminder waits for the morning
+    await advance(demo, hours=11, minutes=1)  # 08:31: it arrives with the task's buttons
+    reminder = await demo.card("E011", platform, lambda c: c["title"].startswith("⏰"))
+    assert "通过" in live(reminder)
+    await demo.tap("E011", platform, reminder, "通过")
+
+    cards = await until_closed(demo, "E011", platform, "张三")
+    # The original card, not tapped, now says what happened and who did it.
+    # (WeCom: the response code WeCom returned with the card updates it in place.)
+    first = next(c for c in cards if c["id"] == original["id"])
+    assert "HR审核通过 · 李HR" in shown(first) and live(first) == []
+    # The referrer's own card moved on from 待HR审核.
+    submitted = await demo.card("E020", platform, lambda c: c["title"] == "推荐已提交 · 张三"
+                                and "待HR审核" not in shown(c))
+    assert "待领导审批 · 赵总" in shown(submitted)
+
+
+async def test_a_typed_command_closes_the_task_card(demo: Demo, platform: str) -> None:
+    await demo.say("E020", platform, REFER)
+    await demo.card("E011", platform, lambda c: c["title"].startswith("推荐审核 · 张三"))
+    await demo.say("E011", platform, "驳回 1 零售经验不足")
+    cards = await until_closed(demo, "E011", platform, "张三")
+    assert any("HR驳回 · 李HR" in shown(c) for c in cards)
+    submitted = await demo.card("E020", platform, lambda c: c["title"] == "推荐已提交 · 张三"
+                                and "待HR审核" not in shown(c))
+    assert "未通过" in shown(submitted) and submitted["footer"].startswith("进展会另行通知")
