@@ -100,3 +100,31 @@ async def test_a_typed_command_closes_the_task_card(demo: Demo, platform: str) -
     submitted = await demo.card("E020", platform, lambda c: c["title"] == "推荐已提交 · 张三"
                                 and "待HR审核" not in shown(c))
     assert "未通过" in shown(submitted) and submitted["footer"].startswith("进展会另行通知")
+
+
+async def test_a_typed_answer_is_acknowledged_in_view_and_the_prompt_closes(
+    demo: Demo, platform: str
+) -> None:
+    await demo.say("E020", platform, REFER)
+    review = await demo.card("E011", platform, lambda c: c["title"].startswith("推荐审核 · 张三"))
+    await demo.tap("E011", platform, review, "需补充")
+    await demo.seen("E011", platform, "要求补充材料 · 张三", "等待你的回复")
+    await demo.say("E011", platform, "近三年业绩；离职原因（如有）")
+    # Below what HR typed: what was saved, as typed, and where the referral is now.
+    async with asyncio.timeout(WAIT):
+        while True:
+            messages = (await demo.inbox("E011", platform))["messages"]
+            typed = max(i for i, m in enumerate(messages) if not m["from_bot"])
+            # A card without buttons reaches WeCom as a markdown message.
+            after = [shown(m["card"]) if m["card"] else m["text"]
+                     for m in messages[typed + 1:] if m["from_bot"]]
+            if after:
+                break
+            await asyncio.sleep(0.05)
+    assert "要求补充材料 · 李HR" in after[0] and "近三年业绩；离职原因（如有）" in after[0]
+    # No card of the task still waits: the review card and (DingTalk) the prompt are closed.
+    await until_closed(demo, "E011", platform, "张三")
+    if platform == "dingtalk":
+        assert not [c for c in await demo.cards("E011", platform) if "等待你的回复" in shown(c)]
+    # The referrer is asked for exactly those items, as typed.
+    await demo.seen("E020", platform, "近三年业绩", "离职原因（如有）")

@@ -135,9 +135,10 @@ async def test_withdraw_by_button(actor: str, chat: Chat, demo: DB, clock: FakeC
     assert all(d.done_at is not None for d in await due_items_of(demo, rid))
     replies = [m for m in sent if m.kind != "card_update"]
     assert only_card(replies, "张三 · 店长").status.startswith("撤回推荐")
-    # The leader's approval card closes with it (issue 16).
+    # The leader's approval card closes with it, and so does the actor's prompt (issue 16).
     closed = [m for m in sent if m.kind == "card_update" and m.card.title == "张三 · 店长"]
-    assert [(m.target, m.card.buttons) for m in closed] == [("E010", ())]
+    assert sorted((m.target, m.card.key.split("-")[1], m.card.buttons) for m in closed) == [
+        ("E010", "approval_task", ()), (actor, "prompt", ())]
 
 
 @pytest.mark.parametrize(("stage", "actor", "owner", "label"), FORBIDDEN)
