@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests._support.sandbox import REFER, WAIT, Demo, running_sandbox
+from tests.test_sandbox_e2e import no_show_on
 
 
 @pytest.fixture(params=["dingtalk", "wecom"])
@@ -128,3 +129,12 @@ async def test_a_typed_answer_is_acknowledged_in_view_and_the_prompt_closes(
         assert not [c for c in await demo.cards("E011", platform) if "等待你的回复" in shown(c)]
     # The referrer is asked for exactly those items, as typed.
     await demo.seen("E020", platform, "近三年业绩", "离职原因（如有）")
+
+
+async def test_a_note_typed_for_a_profile_is_acknowledged(demo: Demo, platform: str) -> None:
+    await no_show_on(demo, platform)  # ends with HR typing the candidate's own words
+    ack = await demo.seen(
+        "E011", platform, "已记录", "已记入 张三 的人才档案", "团队太年轻，没有有经验的带教")
+    assert "等待你的回复" not in ack
+    if platform == "dingtalk":  # the prompt itself, updated in place, stopped waiting
+        assert not [c for c in await demo.cards("E011", platform) if "等待你的回复" in shown(c)]
