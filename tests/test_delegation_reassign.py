@@ -87,6 +87,10 @@ async def test_hr_lead_reassigns_from_the_escalation_card(
         ("sla.remind", timedelta(hours=12)), ("sla.remind", timedelta(hours=24)),
         ("sla.escalate", timedelta(hours=24))]
     assert {d.payload["assignee_id"] for d in due} == {ids["E002"]}
+    # Issue 16: besides the notice, each card of the task 李HR held is closed the same way.
+    closed = [m for m in sent if m.kind == "card_update" and m.target == "E011"]
+    assert closed and all(m.card.title == "待办已转交 · 陈HR总监" for m in closed)
+    sent = [m for m in sent if m.kind != "card_update"]
     told = only_card(sent, "待办已转交 · 陈HR总监")
     assert [m.target for m in sent if m.card is told] == ["E011"]
     assert "陈HR总监 把以下待办转交给了 陈HR总监" in told.body

@@ -46,6 +46,35 @@ async def close_task_cards(
         )
 
 
+# The audit action of a move, as the task_moved card names it.
+MOVE_REASONS = {"task.delegate": "delegate", "task.return": "return", "task.timeout": "timeout"}
+
+
+async def close_moved_task_cards(
+    ctx: Context | JobContext,
+    referral: Referral,
+    from_version: int,
+    view: dict[str, Any],
+    *,
+    action: str,
+    to: str,
+) -> None:
+    """The previous holder's cards of a task that moved say where it went, with no task
+    buttons left (a tap on them would only answer "已转交")."""
+    tapped = ctx.params.get("card_key", "") if isinstance(ctx, Context) else ""
+    by = ctx.person.name if isinstance(ctx, Context) else ""
+    for platform, target_kind, target, group, key in await list_card_deliveries(
+        session=ctx.session, key_prefix=f"r{referral.id}v{from_version}-"
+    ):
+        if key == tapped and _is_actor(ctx, platform, target):
+            continue
+        card = ctx.card("task_moved", key=key, reason=MOVE_REASONS.get(action, "reassign"),
+                        tasks=[view], to=to, by=by, at=ctx.now)
+        ctx.outgoing.append(
+            Outgoing(card=card, update=True, where=(platform, target_kind, target, group))
+        )
+
+
 async def refresh_submitted_card(ctx: Context | JobContext, referral: Referral,
                                  view: dict[str, Any]) -> None:
     """The referrer's own card follows the referral's state."""
