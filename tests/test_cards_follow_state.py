@@ -158,3 +158,25 @@ async def test_a_reassigned_task_leaves_the_first_holder_no_live_card(
     await until_closed(demo, "E002", platform, "张三")
     assert [live(c) for c in await demo.cards("E011", platform)
             if c["id"] == original["id"]] == [["查看 #1"]]
+
+
+async def test_a_profile_card_held_over_the_weekend_counts_days_when_read(
+    demo: Demo, platform: str
+) -> None:
+    now = datetime.fromisoformat((await demo.api.get("clock")).json()["now"])
+    friday = (now + timedelta(days=(4 - now.weekday()) % 7 or 7)).replace(hour=22, minute=0)
+    await advance(demo, seconds=(friday - now).total_seconds())
+    await demo.say("E020", platform, REFER)
+    steps = (("E011", "推荐审核 · 张三", "通过"), ("E010", "推荐审批 · 张三", "同意"),
+             ("E011", "面试安排 · 张三", "发offer"), ("E011", "offer跟进 · 张三", "未到岗"))
+    for who, title, label in steps:
+        card = await demo.card(who, platform, lambda c, t=title, b=label: c["title"].startswith(t)
+                               and b in live(c))
+        await demo.tap(who, platform, card, label)
+    choice = await demo.card("E011", platform, lambda c: c["title"].startswith("未到岗原因"))
+    await demo.tap("E011", platform, choice, live(choice)[0])
+    await asyncio.sleep(1.0)  # the profile is made on the next clock beat, Friday night
+    await advance(demo, days=2, hours=10, minutes=40)  # Monday 08:40
+    profile = await demo.card("E011", platform, lambda c: c["title"].startswith("人才档案 · 张三"))
+    source = next(f["value"] for f in profile["fields"] if f["label"] == "来源")
+    assert source.endswith("（2 天前）")  # not "（0 天前）" as when the card was made
