@@ -89,6 +89,9 @@ class Outgoing:
     kind: str | None = None
     platform: str | None = None
     handle: dict[str, Any] | None = None
+    # Exactly where an earlier card went (platform, target kind, target, group): an update
+    # of that copy goes there, whoever and wherever the answer's event came from.
+    where: tuple[str, str, str, bool] | None = None
     # A file the platform already holds (kind, filename, platform, ref), sent with the card.
     file: dict[str, str] | None = None
 
@@ -103,6 +106,8 @@ class Context:
     args: str = ""
     params: dict[str, str] = field(default_factory=dict)
     outgoing: list[Outgoing] = field(default_factory=list)
+    # Text that matched no command, with a near-miss command word corrected ("" if none).
+    suggestion: str = ""
 
     def card(self, name: str, key: str | None = None, **context: Any) -> Card:
         context.setdefault("tz", self.settings.timezone)

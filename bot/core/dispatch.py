@@ -20,7 +20,7 @@ from bot.core.events import Event, EventKind
 from bot.core.log import dispatch_log
 from bot.core.metrics import count_event_in, observe_handler
 from bot.core.routing import Handler, Router, RouteTable
-from bot.core.text import normalize_text, split_command
+from bot.core.text import normalize_text, split_command, suggest_command
 from bot.pipeline.inbox_writer import InboxWriter
 from bot.pipeline.outgoing import enqueue_outgoing
 from cards.render import render_card
@@ -198,6 +198,7 @@ class Dispatcher:
             ctx.args = rest
             return self.routes.commands[word.lower()], f"command:{word}"
         ctx.args = text
+        ctx.suggestion = suggest_command(text, self.routes.commands.keys())
         if self.pending_input is not None and text:
             pending = await get_pending_input(session=ctx.session, person_id=ctx.person.id or 0)
             if pending is not None:

@@ -48,9 +48,12 @@ async def enqueue_outgoing(
     """
     ids: list[int] = []
     for index, out in enumerate(outgoing):
+        target: tuple[str, str, str, bool] | None
         if out.to_person is not None and not out.to_person.active:
             continue  # someone who left the company is told nothing further
-        if out.task is not None:
+        if out.where is not None:
+            target = out.where
+        elif out.task is not None:
             target = _task_target_of(out, task_platforms)
             if target is None:
                 continue
@@ -61,16 +64,17 @@ async def enqueue_outgoing(
         if target is None:
             dispatch_log.warning("no address for person=%s", out.to_person and out.to_person.id)
             continue
-        platform, kind, address, group = target
+        platform, target_kind, address, group = target
         card = mask_card(out.card) if group else out.card
+        kind = _kind_of(out)
         row = await enqueue_message(
             session=session,
             idempotency_key=f"{key_prefix}:{index}",
             platform=platform,
-            target_kind=kind,
+            target_kind=target_kind,
             target=address,
             group=group,
-            kind=_kind_of(out),
+            kind=kind,
             payload={
                 "card": card.to_dict(),
                 "reply_handle": _handle_of(out, reply_handle),
@@ -78,6 +82,7 @@ async def enqueue_outgoing(
             },
             now=max(now, out.not_before) if out.not_before else now,
             lane=_lane_of(out, actor_id, bulk),
+            card_key=out.card.key if kind == "card" and out.card.key else "",
         )
         assert row.id is not None
         ids.append(row.id)

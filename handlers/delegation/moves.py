@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.context import Context, JobContext
-from handlers.delegation.rules import SLA_STAGE, task_kind
+from handlers.delegation.rules import SLA_STAGE, task_kind, task_view
 from handlers.referral.announce import close_previous_todo, send_task_card
+from handlers.referral.closing import close_moved_task_cards
 from handlers.referral.workflow import move_or_stale, write_event
 from handlers.sla.calendar import clockwork
 from handlers.sla.deadlines import carry_reminders, reschedule_sla
@@ -86,4 +87,9 @@ async def hand_over(ctx: Context | JobContext, move: TaskMove) -> dict[str, obje
     Returns the task's view as the new holder sees it (None: no card for this state).
     """
     await close_previous_todo(ctx, move.referral, move.event)
+    from_version = move.event.data.get("from_version")
+    if isinstance(from_version, int):
+        await close_moved_task_cards(
+            ctx, move.referral, from_version, await task_view(ctx, move.referral),
+            action=move.event.action, to=move.holder.name)
     return await send_task_card(ctx, move.referral, move.holder)

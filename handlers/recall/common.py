@@ -4,6 +4,7 @@ and the view-models the recall cards are rendered from."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +83,11 @@ def delivery_time(job: JobContext) -> datetime:
     return next_delivery_time(
         job.now, tz=s.tz, start=s.quiet_start, end=s.quiet_end, weekends=s.quiet_weekends
     )
+
+
+def as_delivered(job: JobContext) -> JobContext:
+    """The job as of when its card will be read: views built from it count days then."""
+    return replace(job, now=max(job.now, delivery_time(job)))
 
 
 def days_between(earlier: datetime, later: datetime) -> int:

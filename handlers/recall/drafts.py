@@ -13,7 +13,13 @@ from typing import Any
 
 from bot.core.context import Context, JobContext
 from cards.recall import RecallTemplateError, render_recall
-from handlers.recall.common import contact_key, contact_view, days_between, delivery_time
+from handlers.recall.common import (
+    as_delivered,
+    contact_key,
+    contact_view,
+    days_between,
+    delivery_time,
+)
 from handlers.recall.rules import text_problem
 from storage.models import Candidate, Person, Position, RecallContact, TalentProfile
 from storage.repo.people import in_scope
@@ -141,7 +147,9 @@ async def send_preview(
     handover: bool = False,
 ) -> None:
     """The preview card with the exact text (or the missing variable) to ``person``."""
-    view = await contact_view(ctx, contact, profile)
+    # A clock-driven preview held over the night or weekend counts days as it is read.
+    seen = as_delivered(ctx) if isinstance(ctx, JobContext) else ctx
+    view = await contact_view(seen, contact, profile)
     key = contact_key(contact, f"-to{person.id}")
     if isinstance(ctx, JobContext):
         ctx.notify(person, "recall_preview", key=key, not_before=delivery_time(ctx), r=view,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.core.context import JobContext
-from handlers.recall.common import contact_key, contact_view, delivery_time
+from handlers.recall.common import as_delivered, contact_key, contact_view, delivery_time
 from handlers.recall.drafts import draft_contact, send_preview
 from handlers.recall.profiles import make_profile
 from handlers.recall.rules import contact_block, subject_of
@@ -94,7 +94,7 @@ async def prompt_recall(job: JobContext, item: DueItem) -> None:
 
 async def _tell(job: JobContext, contact: RecallContact, profile: TalentProfile,
                 suffix: str) -> None:
-    view = await contact_view(job, contact, profile)
+    view = await contact_view(as_delivered(job), contact, profile)
     for person_id in dict.fromkeys((contact.prepared_by, contact.sender_id)):
         person = await job.session.get(Person, person_id) if person_id else None
         if person is not None and person.active:

@@ -65,8 +65,12 @@ async def ask_profile_input(ctx: Context) -> None:
         session=ctx.session, person_id=ctx.person.id or 0, action="recall.profile.input",
         params=dict(ctx.params), now=ctx.now,
     )
-    ctx.reply("recall_prompt", r=await profile_view(ctx, profile), what=ctx.params["field"],
-              cancelled=False)
+    ctx.reply("recall_prompt", key=_prompt_key(ctx, profile), r=await profile_view(ctx, profile),
+              what=ctx.params["field"], cancelled=False)
+
+
+def _prompt_key(ctx: Context, profile: TalentProfile) -> str:
+    return f"{profile_key(profile)}-prompt-{ctx.person.id}"
 
 
 async def answer_profile_input(ctx: Context, pending: PendingInput) -> None:
@@ -82,6 +86,12 @@ async def answer_profile_input(ctx: Context, pending: PendingInput) -> None:
                   cancelled=True)
         return
     await change_profile(ctx, profile, profile.version, field, text)
+    # Answered below what was typed (what was saved, where); the prompt stops waiting; the
+    # profile card tapped earlier shows the new content in place.
+    view = await profile_view(ctx, profile)
+    ctx.reply("recall_prompt", r=view, what=field, cancelled=False, saved=text)
+    ctx.update_card(_prompt_key(ctx, profile), "recall_prompt", r=view, what=field,
+                    cancelled=False, saved=text)
     await _show(ctx, profile)
 
 

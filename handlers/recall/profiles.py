@@ -14,6 +14,7 @@ from bot.core.context import Context, JobContext
 from bot.core.errors import UserFacingError
 from handlers.recall.common import (
     CATEGORIES,
+    as_delivered,
     delivery_time,
     is_hr_of,
     parse_category,
@@ -152,7 +153,7 @@ async def make_profile(job: JobContext, item: DueItem) -> None:
         owner = await nearest_with_role(session=job.session, role="hr", org_path=profile.org_path)
     if owner is not None:
         job.notify(owner, "recall_profile", key=f"{profile_key(profile)}-v{profile.version}",
-                   not_before=delivery_time(job), r=await profile_view(job, profile),
+                   not_before=delivery_time(job), r=await profile_view(as_delivered(job), profile),
                    stale=False)
 
 

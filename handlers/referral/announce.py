@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.context import Context, JobContext
 from handlers.delegation.rules import awaiting_feedback_in, latest_assignment, task_view
+from handlers.referral.closing import close_task_cards, refresh_submitted_card
 from handlers.referral.views import card_key, record_profile_shown
 from handlers.referral.workflow import Moved
 from storage.models import Person, Referral, ReferralEvent, ReferralState
@@ -122,6 +123,10 @@ async def announce(ctx: Context | JobContext, moved: Moved) -> None:
             ctx.update_card(tapped, "action_done", r=view, outcome=outcome)
         else:
             ctx.reply("action_done", r=view, outcome=outcome)
+    from_version = moved.event.data.get("from_version")
+    if isinstance(from_version, int):
+        await close_task_cards(ctx, referral, from_version, view, outcome)
+    await refresh_submitted_card(ctx, referral, view)
     await close_previous_todo(ctx, referral, moved.event)
     if moved.assignee is not None:
         await send_task_card(ctx, referral, moved.assignee)

@@ -32,26 +32,31 @@ FIELD_ALIASES: dict[str, str] = {
 }
 
 _SPACES = re.compile(r"\s+")
-# Text reaching the one-line parser went through _clean: spaces and newlines only.
-_SEPARATORS = " \n,;"
-_TOKEN = re.compile(r"[^\s,;]+")
+# Text reaching the one-line parser went through _clean: spaces and newlines only, and
+# the user's own Chinese punctuation (，；：), which separates like its ASCII twin.
+_SEPARATORS = " \n,;，；"
+_TOKEN = re.compile(r"[^\s,;，；]+")
 _ALIAS_ALT = "|".join(re.escape(a) for a in sorted(FIELD_ALIASES, key=len, reverse=True))
 # "姓名:张三,电话:138" is split only before known labels; other commas stay in values.
-_PAIR_SPLIT = re.compile(rf"[,;]\s*(?=(?:{_ALIAS_ALT})\s*:)", re.IGNORECASE)
+_PAIR_SPLIT = re.compile(rf"[,;，；]\s*(?=(?:{_ALIAS_ALT})\s*[:：])", re.IGNORECASE)
 # Bullets, emoji and "1." numbering may precede a label; a label never holds digits, which
 # keeps times ("10:30") and one-line referrals with a colon in the reason out.
 _LABEL_LINE = re.compile(
-    r"[^\w:]*(?:[0-9]{1,2}[.)、][^\w:]*)?"
+    r"[^\w:：]*(?:[0-9]{1,2}[.)）、][^\w:：]*)?"
     r"(?P<label>[^\W\d_](?:[^\W\d]|-)*(?: [A-Za-z](?:[^\W\d]|-)*){0,2})"
-    r"[^\w\s:]?\s*:(?!//)\s*(?P<value>.*)"
+    r"[^\w\s:：]?\s*[:：](?!//)\s*(?P<value>.*)"
 )
 _MAX_UNKNOWN_LABEL = 16
-_PHONE_STRICT = re.compile(r"(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?=[\s,;]|$)")
+_PHONE_STRICT = re.compile(
+    r"(?:[(（]?(?:\+|00)?86[)）]?[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?=[\s,;，；]|$)"
+)
 # A near-miss number ("12345", a landline) still fills the contact slot so it is reported
 # as an invalid phone; a year ("2019") or year range ("2020-2023") starts the reason.
-_PHONE_LOOSE = re.compile(r"(?![0-9]{4}-[0-9]{4}(?:[\s,;]|$))[+(]?[0-9][0-9()-]*(?=[\s,;]|$)")
+_PHONE_LOOSE = re.compile(
+    r"(?![0-9]{4}-[0-9]{4}(?:[\s,;，；]|$))[+(（]?[0-9][0-9()（）-]*(?=[\s,;，；]|$)"
+)
 _MIN_PHONE_DIGITS = 5
-_EMAIL_TOKEN = re.compile(r"[^\s,;@]+@[^\s,;@]+(?=[\s,;]|$)")
+_EMAIL_TOKEN = re.compile(r"[^\s,;，；@]+@[^\s,;，；@]+(?=[\s,;，；]|$)")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _EMAIL = re.compile(r"[^\s@]+@(?:[^\s@.]+\.)+[^\s@.]+")
 
@@ -191,6 +196,27 @@ def _take_token(rest: str) -> tuple[str, str]:
     return (match[0], rest[match.end() :].lstrip(_SEPARATORS)) if match else ("", rest)
 
 
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z'.-]*")
+
+
+def _take_spaced_name(rest: str, fields: dict[str, str]) -> str:
+    """"Tom Li 138…": a Latin name may be two or three words, if a contact follows them."""
+    if not _LATIN_NAME.fullmatch(fields["name"]):
+        return rest
+    words, tail = [fields["name"]], rest
+    for _ in range(2):
+        word, tail = _take_token(tail)
+        if not _LATIN_NAME.fullmatch(word):
+            return rest
+        words.append(word)
+        probe: dict[str, str] = {}
+        after, found = _take_contacts(tail, probe)
+        if found:
+            fields.update(probe, name=" ".join(words))
+            return after
+    return rest
+
+
 def _parse_one_line(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     position, rest = _take_token(text.lstrip(_SEPARATORS))
@@ -200,7 +226,9 @@ def _parse_one_line(text: str) -> dict[str, str]:
     rest, found = _take_contacts(rest, fields)
     if not found and rest:
         fields["name"], rest = _take_token(rest)
-        rest, _ = _take_contacts(rest, fields)
+        rest, found = _take_contacts(rest, fields)
+        if not found:
+            rest = _take_spaced_name(rest, fields)
     if rest.strip():
         fields["reason"] = rest.strip()
     return fields

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.context import Context
 from bot.core.routing import Router
 from handlers.referral.attachments import attach_loose_files
+from handlers.referral.phrasing import answer_by_phrasing
 from handlers.referral.submit import continue_draft
 from storage.repo.positions import list_open_positions
 
@@ -37,6 +38,8 @@ async def not_understood(ctx: Context) -> None:
     """Text that is no command: a file for a referral, the rest of a draft, otherwise help."""
     if not ctx.args.strip() and await attach_loose_files(ctx):
         return
+    if await answer_by_phrasing(ctx):
+        return
     if await continue_draft(ctx):
         return
-    ctx.reply("help", unknown=ctx.args[:40])
+    ctx.reply("help", unknown=ctx.args[:40], suggestion=ctx.suggestion[:120])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.context import Context
+from bot.core.context import Context, Outgoing
 from bot.core.routing import Router
 from handlers.referral.announce import send_task_card
+from handlers.referral.closing import submitted_card_key
 from handlers.referral.form import (
     is_concrete_reason,
     normalize_email,
@@ -45,25 +46,66 @@ async def submit_referral(ctx: Context) -> None:
     """`推荐 店长 张三 138… 理由` or the multi-line `字段: 值` form."""
     assert ctx.person.id is not None
     form = parse_referral(ctx.args)
+    draft = await get_draft(session=ctx.session, person_id=ctx.person.id)
+    earlier = dict(draft.fields) if draft else {}
     fields = dict(form.fields)
-    if not fields:
-        draft = await get_draft(session=ctx.session, person_id=ctx.person.id)
-        fields = dict(draft.fields) if draft else {}
-    await _submit(ctx, fields, form.unknown_labels)
+    if not _other_candidate(earlier, fields):
+        # Fields given after an incomplete referral complete it; they never wipe it.
+        await _submit(ctx, {**earlier, **fields}, form.unknown_labels)
+    else:
+        await _submit(ctx, fields, form.unknown_labels, earlier=earlier)
+
+
+def _other_candidate(earlier: dict[str, str], fields: dict[str, str]) -> bool:
+    """A new referral names someone else than the draft: the draft is not its first half."""
+    old, new = earlier.get("name", "").strip(), fields.get("name", "").strip()
+    return bool(earlier) and bool(fields) and bool(old) and bool(new) and old != new
 
 
 async def continue_draft(ctx: Context) -> bool:
     """Plain `字段: 值` lines after an incomplete referral complete its draft."""
     assert ctx.person.id is not None
     draft = await get_draft(session=ctx.session, person_id=ctx.person.id)
-    form = parse_fields(ctx.args)
-    if draft is None or not form.fields:
+    if draft is None:
         return False
-    await _submit(ctx, {**draft.fields, **form.fields}, form.unknown_labels)
+    form = parse_fields(ctx.args)
+    if form.fields:
+        await _submit(ctx, {**draft.fields, **form.fields}, form.unknown_labels)
+        return True
+    answered = await _answer_for_the_gap(ctx, dict(draft.fields), ctx.args.strip())
+    if answered is None:
+        return False
+    await _submit(ctx, answered, [])
     return True
 
 
-async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> None:
+async def _answer_for_the_gap(
+    ctx: Context, fields: dict[str, str], text: str
+) -> dict[str, str] | None:
+    """A draft lacking exactly one field takes a plain sentence as that field, as its card
+    says ("直接回复缺少的项即可"); with several gaps a bare sentence is ambiguous."""
+    if not text:
+        return None
+    problems, _, _ = await _check(ctx, fields)
+    gaps = {p["field"] for p in problems if p["code"] in ("missing", "vague", "invalid")}
+    if len(gaps) != 1:
+        return None
+    gap = gaps.pop()
+    if gap == "contact":
+        gap = "email" if "@" in text else "phone"
+    if gap in ("name", "position", "phone", "email") and len(text.split()) > 3:
+        return None
+    return {**fields, gap: text}
+
+
+async def _submit(
+    ctx: Context,
+    fields: dict[str, str],
+    unknown: list[str],
+    earlier: dict[str, str] | None = None,
+) -> None:
+    """``earlier``: a draft about someone else, kept if this referral goes through and
+    replaced (the card says so) if this one becomes the draft instead."""
     assert ctx.person.id is not None
     problems, position, parsed = await _check(ctx, fields)
     if problems or position is None:
@@ -73,6 +115,7 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
             fields=fields,
             problems=problems,
             unknown=unknown,
+            replaced=(earlier or {}).get("name", ""),
             positions=[p.title for p in await list_open_positions(session=ctx.session)],
         )
         return
@@ -84,7 +127,7 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
             session=ctx.session, candidate_id=existing.id or 0
         )
         if active is not None:
-            await _report_duplicate(ctx, active, existing)
+            await _report_duplicate(ctx, active, existing, keep_draft=bool(earlier))
             return
     candidate = existing or Candidate(name=fields["name"], created_at=ctx.now)
     candidate.name = fields["name"]
@@ -98,9 +141,13 @@ async def _submit(ctx: Context, fields: dict[str, str], unknown: list[str]) -> N
         )
     await save_candidate(session=ctx.session, candidate=candidate)
     referral = await _create(ctx, candidate, position, fields)
-    await delete_draft(session=ctx.session, person_id=ctx.person.id)
+    if not earlier:
+        await delete_draft(session=ctx.session, person_id=ctx.person.id)
     view = await referral_view(ctx, referral)
-    ctx.reply("referral_submitted", r=view)
+    # Keyed, so the card can follow the referral's state (handlers.referral.closing).
+    card = ctx.card("referral_submitted", key=submitted_card_key(referral), r=view,
+                    draft_kept=(earlier or {}).get("name", ""))
+    ctx.outgoing.append(Outgoing(card=card))
     if referral.assignee_id is not None:
         hr = await ctx.session.get(Person, referral.assignee_id)
         assert hr is not None
@@ -156,7 +203,9 @@ async def _check(
     return problems, position, parsed
 
 
-async def _report_duplicate(ctx: Context, active: Referral, candidate: Candidate) -> None:
+async def _report_duplicate(
+    ctx: Context, active: Referral, candidate: Candidate, keep_draft: bool = False
+) -> None:
     first = await ctx.session.get(Person, active.referrer_id)
     assert first is not None and active.id is not None
     # The first referrer keeps the credit; the second attempt is on record for disputes.
@@ -172,7 +221,8 @@ async def _report_duplicate(ctx: Context, active: Referral, candidate: Candidate
             at=ctx.now,
         ),
     )
-    await delete_draft(session=ctx.session, person_id=ctx.person.id or 0)
+    if not keep_draft:
+        await delete_draft(session=ctx.session, person_id=ctx.person.id or 0)
     ctx.reply(
         "referral_duplicate",
         own=first.id == ctx.person.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.core.context import Context
+from bot.core.context import Context, Outgoing
 from bot.core.errors import UserFacingError
 from bot.core.log import dispatch_log
 from bot.core.routing import Router
@@ -177,12 +177,15 @@ async def tap_action(ctx: Context) -> None:
                 params=dict(ctx.params),
                 now=ctx.now,
             )
-            ctx.reply(
+            # Keyed under the task's version, so the answer closes it with the task's cards.
+            prompt = ctx.card(
                 "input_prompt",
+                key=f"r{referral.id}v{version}-prompt-{ctx.person.id}",
                 r=await referral_view(ctx, referral),
                 action=action,
                 requires=requires,
             )
+            ctx.outgoing.append(Outgoing(card=prompt))
         return
     data: dict[str, object] = {}
     if requires == "category":
@@ -203,6 +206,9 @@ async def answer_pending(ctx: Context) -> None:
     if pending.action in INPUT_HANDLERS:
         await INPUT_HANDLERS[pending.action](ctx, dict(pending.params), text)
         return
+    # A typed answer is answered below it, in view; the tapped card and the prompt are
+    # closed where they are (handlers.referral.closing) rather than updated out of sight.
+    ctx.params.pop("card_key", None)
     referral, version = await _load(ctx, pending.params.get("rid", ""), pending.params.get("v"))
     data: dict[str, object] = {}
     if pending.action == "review.need_info":

@@ -102,6 +102,9 @@ class Outbox(SQLModel, table=True):
     reported_at: datetime | None = timestamp_field(nullable=True)
     # Priority lane (SendLane): answers to a person's own message or tap go before bulk.
     lane: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # The key of the card a "card" row sends, so every copy of a card can be found again
+    # and closed when its task ends ("" for rows that send no keyed card).
+    card_key: str = Field(default="", index=True)
 
 
 class SendLane:

@@ -147,3 +147,16 @@ async def schedule_once(
     except IntegrityError:
         return False
     return True
+
+
+async def list_fallen_due_items(
+    *, session: AsyncSession, subject: str, kind: str, now: datetime
+) -> list[DueItem]:
+    """Items of ``kind`` for ``subject`` that fell due by ``now``, run or not, not cancelled."""
+    query = select(DueItem).where(
+        DueItem.subject == subject,
+        DueItem.kind == kind,
+        col(DueItem.due_at) <= now,
+        col(DueItem.cancelled).is_(False),
+    )
+    return list((await session.exec(query)).all())

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Outbox, OutboxStatus, SendLane
+from storage.sql import execute
 
 
 async def enqueue_message(
@@ -25,6 +26,7 @@ async def enqueue_message(
     payload: dict[str, Any],
     now: datetime,
     lane: int = SendLane.NOTIFY,
+    card_key: str = "",
 ) -> Outbox:
     row = Outbox(
         lane=lane,
@@ -35,6 +37,7 @@ async def enqueue_message(
         group=group,
         kind=kind,
         payload=payload,
+        card_key=card_key,
         next_attempt_at=now,
         created_at=now,
     )
@@ -178,3 +181,25 @@ async def take_unreported_failures(
         session.add(row)
     await session.flush()
     return rows
+
+
+async def list_card_deliveries(
+    *, session: AsyncSession, key_prefix: str
+) -> list[tuple[str, str, str, bool, str]]:
+    """Where cards whose key starts with ``key_prefix`` were sent (not failed for good):
+    distinct ``(platform, target kind, target, group, card key)``."""
+    # A range instead of LIKE: the plain index serves it on SQLite and PostgreSQL alike.
+    query = (
+        sa_select(
+            col(Outbox.platform), col(Outbox.target_kind), col(Outbox.target),
+            col(Outbox.group), col(Outbox.card_key),
+        )
+        .where(
+            col(Outbox.kind) == "card",
+            col(Outbox.card_key) >= key_prefix,
+            col(Outbox.card_key) < key_prefix + "\uffff",
+            col(Outbox.status) != OutboxStatus.FAILED,
+        )
+        .distinct()
+    )
+    return [tuple(row) for row in (await execute(session, query)).all()]

@@ -118,7 +118,9 @@ async def task_card(chat: LocalChat, factory: SessionFactory, rid: int, who: str
     """The task card for the referral's current version in ``who``'s chat."""
     version = (await referral_row(factory, rid)).version
     prefix = f"r{rid}v{version}-"
-    cards = [c for c in chat.inbox(who) if c.key and c.key.startswith(prefix)]
+    # A prompt for typed input carries the version's prefix too (so the answer closes it).
+    cards = [c for c in chat.inbox(who)
+             if c.key and c.key.startswith(prefix) and "-prompt-" not in c.key]
     assert cards, (prefix, [(c.key, c.title) for c in chat.inbox(who)])
     return cards[-1]
 

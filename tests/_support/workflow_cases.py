@@ -64,7 +64,7 @@ CASES = [
 COMMANDS = [
     ("hr_review", "E011", "通过 #{rid}", "review.pass", "leader_approval", ""),
     ("hr_review", "E011", "需补充 {rid} 近三年业绩；离职原因", "review.need_info", "needs_info",
-     "近三年业绩;离职原因"),
+     "近三年业绩；离职原因"),  # stored as typed (issue 16)
     ("hr_review", "E002", "驳回 {rid} 零售经验不足", "review.reject", "rejected", "零售经验不足"),
     ("leader_approval", "E010", "通过 {rid}", "approval.approve", "interviewing", ""),
     ("leader_approval", "E010", "驳回 {rid} 编制已满", "approval.reject", "rejected", "编制已满"),

@@ -94,7 +94,11 @@ async def test_concurrent_taps_exactly_one_wins(
         won = [m for m in sent if m.target == winner]
         assert [(m.kind, m.card.key, m.card.status[:6]) for m in won] == [
             ("card_update", card.key, "HR审核通过")]
-        lost = [m.card for m in sent if m.target == loser]
+        # The loser's own task card (if the card was theirs) is closed as well (issue 16).
+        closed = [m for m in sent if m.target == loser and m.kind == "card_update"]
+        assert [(m.card.key, m.card.buttons) for m in closed] == (
+            [(card.key, ())] if loser == "E011" else [])
+        lost = [m.card for m in sent if m.target == loser and m.kind != "card_update"]
         assert [c.title for c in lost] == [f"已处理 · 候选{i}"]
         assert lost[0].body.startswith(f"已由 {HR[winner]} 于 ")
         assert [m.target for m in sent if m.card.title.startswith("推荐审批")] == ["E010"]
@@ -190,8 +194,10 @@ async def test_duplicate_event_delivered_twice_at_once_is_handled_once(
     assert probe.peak == bots
     assert await assert_moved_once(demo, rid, "review.pass") == "E011"
     sent = one.messenger.sent[start:]
-    assert len(sent) == len(handled.outbox_ids) == 3  # update, approval task, progress notice
-    assert [m.target for m in sent if m.kind == "card_update"] == ["E011"]
+    # The tapped card's update, the approval task, the progress notice, and (issue 16) the
+    # referrer's 推荐已提交 card following the state.
+    assert len(sent) == len(handled.outbox_ids) == 4
+    assert sorted(m.target for m in sent if m.kind == "card_update") == ["E011", "E020"]
     async with demo() as session:
         rows = (await session.exec(select(Inbox).where(Inbox.event_id == event.event_id))).all()
         assert [(r.processed_at, r.outcome) for r in rows] == [(clock.now, "action:review.pass")]

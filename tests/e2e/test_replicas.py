@@ -324,9 +324,14 @@ async def test_three_replicas_share_the_clock_and_survive_one_killed(
     # (an item's outbox rows commit with its done_at, so a second run would add a second row
     # or fail on the unique idempotency key).
     async with database.factory() as session:
-        items = list((await session.exec(select(DueItem))).all())
+        every = list((await session.exec(select(DueItem))).all())
+    items = [i for i in every if i.id in set(ids)]
     assert len(items) == total
     assert all(i.done_at is not None and not i.cancelled and i.error == "" for i in items)
+    # Each escalation also booked the next one a day later (issue 16), still waiting.
+    later = [i for i in every if i.id not in set(ids)]
+    assert len(later) == referrals
+    assert all(i.kind == "sla.escalate" and i.done_at is None for i in later)
     async with database.engine.connect() as conn:
         keys = (await conn.execute(text("SELECT idempotency_key, status FROM outbox"))).all()
     assert len(keys) == total

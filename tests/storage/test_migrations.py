@@ -22,7 +22,7 @@ from storage.migrate import alembic_config, current_revision, upgrade_database
 from tests._support.paths import ROOT
 from tests._support.pg import fresh_pg_url
 
-HEAD = "0011"
+HEAD = "0012"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -138,7 +138,7 @@ def test_config_finds_packaged_scripts_from_any_directory(
     assert Path(script.dir) == ROOT / "storage" / "migrations"
     assert script.get_heads() == [HEAD]
     walk = [rev.revision for rev in script.walk_revisions()]
-    assert walk == [f"{n:04d}" for n in range(11, 0, -1)]
+    assert walk == [f"{n:04d}" for n in range(12, 0, -1)]
 
 
 def test_plain_alembic_command_runs_env_on_its_own_engine(

@@ -174,9 +174,15 @@ async def test_tap_on_a_delivered_card_updates_that_card(chat: LocalChat, api: A
     }
     await chat.feed(parse_card_event(callback, message_id="tap-1"))
     assert chat.last_result is not None and chat.last_result.route == "action:review.pass"
-    (update,) = updated(router)
-    assert update["outTrackId"] == task["outTrackId"]  # the tapped card, in place
+    updates = updated(router)
+    (update,) = [u for u in updates if u["outTrackId"] == task["outTrackId"]]  # in place
     assert "审核通过" in update["cardData"]["cardParamMap"]["status"]
+    # Issue 16: the referrer's 推荐已提交 card follows the state, the very instance sent.
+    submitted = next(b for b in created(router)
+                     if "推荐已提交" in json.dumps(b["cardData"], ensure_ascii=False))
+    others = [u for u in updates if u is not update]
+    assert [u["outTrackId"] for u in others] == [submitted["outTrackId"]]
+    assert "待领导审批" in json.dumps(others[0]["cardData"], ensure_ascii=False)
 
 
 async def test_http_mode_cards_call_back_over_http(api: Api) -> None:

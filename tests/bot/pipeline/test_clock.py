@@ -71,8 +71,10 @@ async def test_deadline_reminds_then_escalates_to_the_lead(
 ) -> None:
     await chat.say("E020", REFER)
     clock.advance(hours=12)
+    await chat.tick()  # 21:30: the 50 % reminder waits for the morning
+    clock.advance(hours=11)  # 08:30: it goes out
     await chat.tick()
-    clock.advance(hours=12)  # Wednesday 09:30 local: the deadline
+    clock.advance(hours=1)  # Wednesday 09:30 local: the deadline
     sent = await chat.tick()
     got = sorted((m.target, m.card.title) for m in sent)
     assert ("E011", "⏰ 催办 · 已超时 · 推荐审核 · 张三 · 店长") in got
@@ -103,9 +105,10 @@ async def test_daily_digest_once_per_day_for_each_hr_with_open_items(
 async def test_two_replicas_sweeping_together_run_each_item_once(
     chat: LocalChat, demo: SessionFactory, clock: FakeClock
 ) -> None:
+    clock.now = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # Tuesday 01:00 local
     for n in range(6):
         await chat.say("E020", f"推荐 店长 候选{n} 1380013800{n} 曾将社区商场月客流提升30%")
-    clock.advance(hours=13)
+    clock.advance(hours=13)  # 14:00: the 50 % reminders go out at once, not in the night
     runners = [
         DueRunner(
             session_factory=demo,

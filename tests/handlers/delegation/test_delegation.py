@@ -162,7 +162,9 @@ async def test_a_delegation_registered_ahead_starts_and_ends_on_the_clock(
     clock.now = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)  # 03-05 00:00 in Shanghai
     sent = await chat.tick()
     assert (await referral_row(demo, rid)).assignee_id == ids["E001"]
-    assert [m.target for m in sent if m.card.title == "待办已转给代办人 · 王总"] == ["E010"]
+    # Told once, and (issue 16) the approval card he holds says the same, buttons gone.
+    assert sorted((m.target, m.kind) for m in sent if m.card.title == "待办已转给代办人 · 王总"
+                  ) == [("E010", "card"), ("E010", "card_update")]
     assert [m.target for m in sent if m.card.title.startswith("推荐审批")] == ["E001"]
 
     clock.now = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 03-07 00:00: over
@@ -172,7 +174,8 @@ async def test_a_delegation_registered_ahead_starts_and_ends_on_the_clock(
     assert (await events_of(demo, rid))[-1].action == "task.return"
     back = [m.card for m in sent if m.target == "E010" and m.card.title.startswith("推荐审批")]
     assert len(back) == 1 and not back[0].status.startswith("代 ")
-    assert [m.target for m in sent if m.card.title == "委托结束 · 待办已交回"] == ["E001"]
+    assert sorted((m.target, m.kind) for m in sent if m.card.title == "委托结束 · 待办已交回"
+                  ) == [("E001", "card"), ("E001", "card_update")]  # his card closed too
 
 
 async def test_cancelling_hands_the_tasks_back_and_stops_the_clock(

@@ -87,6 +87,10 @@ async def test_hr_lead_reassigns_from_the_escalation_card(
         ("sla.remind", timedelta(hours=12)), ("sla.remind", timedelta(hours=24)),
         ("sla.escalate", timedelta(hours=24))]
     assert {d.payload["assignee_id"] for d in due} == {ids["E002"]}
+    # Issue 16: besides the notice, each card of the task 李HR held is closed the same way.
+    closed = [m for m in sent if m.kind == "card_update" and m.target == "E011"]
+    assert closed and all(m.card.title == "待办已转交 · 陈HR总监" for m in closed)
+    sent = [m for m in sent if m.kind != "card_update"]
     told = only_card(sent, "待办已转交 · 陈HR总监")
     assert [m.target for m in sent if m.card is told] == ["E011"]
     assert "陈HR总监 把以下待办转交给了 陈HR总监" in told.body
@@ -156,7 +160,8 @@ async def test_asking_an_opinion_keeps_the_task_and_brings_the_answer_back(
     sent = await chat.say("E010", f"征询 {rid} 王总 这位候选人的薪资预期是否合适？")
     question = only_card(sent, "请你给意见 · 张三 · 店长")
     assert [m.target for m in sent if m.card is question] == ["E001"]
-    assert "**赵总 问**：这位候选人的薪资预期是否合适?" in question.body  # text is normalised
+    # The question is shown as typed, full-width question mark included (issue 16).
+    assert "**赵总 问**：这位候选人的薪资预期是否合适？" in question.body
     assert "已请 王总 回复意见" in only_card(sent, "张三 · 店长").body
     row = await referral_row(demo, rid)
     assert (row.version, row.assignee_id) == (before.version, ids["E010"])

@@ -69,7 +69,9 @@ def test_field_aliases_only_target_canonical_fields() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("推荐：店长，张三；（备注）", "推荐:店长,张三;(备注)"),
+        # Issue 16: the user's Chinese punctuation is kept as typed (only matching folds it).
+        ("推荐：店长，张三；（备注）", "推荐：店长，张三；（备注）"),
+        ("ｒｅｆｅｒ　店长！", "refer 店长！"),
         ("１３８００１３８０００", "13800138000"),
         ("推荐\u3000店长\u3000\u3000张三", "推荐 店长 张三"),
         ("@hrbot 推荐 店长", "推荐 店长"),

@@ -86,7 +86,7 @@ async def test_allowed_transition(case: Case, chat: Chat, demo: DB, clock: FakeC
         case.action, before.state, case.to_state, ids[case.actor])
     assert (event.data["from_version"], event.data["version"]) == (before.version, row.version)
     if case.text and case.label:
-        assert event.note == case.text.replace("；", ";")
+        assert event.note == case.text  # as typed, full-width punctuation too (issue 16)
     assert await pending_input_of(demo, case.actor) is None
 
     status = f"{ACTION_LABELS[case.action]} · {NAMES[case.actor]} · {hhmm(clock.now)}"
@@ -97,7 +97,12 @@ async def test_allowed_transition(case: Case, chat: Chat, demo: DB, clock: FakeC
         assert (shown.title, shown.status, shown.buttons) == ("张三 · 店长", status, ())
         assert [m.kind for m in sent if m.card.key == tapped.key] == ["card_update"]
     else:
-        assert only_card(sent, "张三 · 店长").status == status
+        replies = [m for m in sent if m.kind != "card_update"]
+        assert only_card(replies, "张三 · 店长").status == status
+        # The step's task card is closed too, though nobody tapped it (issue 16).
+        closed = [m.card for m in sent if m.kind == "card_update"
+                  and m.card.title != "推荐已提交 · 张三"]
+        assert closed and all((c.status, c.buttons) == (status, ()) for c in closed)
     tasks = [m for m in sent if m.card.key and m.card.key.startswith(f"r{rid}v{row.version}-")]
     if case.task is None:
         assert tasks == []
@@ -128,7 +133,12 @@ async def test_withdraw_by_button(actor: str, chat: Chat, demo: DB, clock: FakeC
     assert (event.action, event.from_state, event.note) == (
         "referral.withdraw", "leader_approval", "候选人已另有安排")
     assert all(d.done_at is not None for d in await due_items_of(demo, rid))
-    assert only_card(sent, "张三 · 店长").status.startswith("撤回推荐")
+    replies = [m for m in sent if m.kind != "card_update"]
+    assert only_card(replies, "张三 · 店长").status.startswith("撤回推荐")
+    # The leader's approval card closes with it, and so does the actor's prompt (issue 16).
+    closed = [m for m in sent if m.kind == "card_update" and m.card.title == "张三 · 店长"]
+    assert sorted((m.target, m.card.key.split("-")[1], m.card.buttons) for m in closed) == [
+        ("E010", "approval_task", ()), (actor, "prompt", ())]
 
 
 @pytest.mark.parametrize(("stage", "actor", "owner", "label"), FORBIDDEN)
@@ -226,8 +236,11 @@ async def test_text_command_picks_the_action_of_the_state(
     if text.startswith("面试 {rid} 通过"):
         assert (event.data["score"], row.interview_round) == (85, 1)
     done = [m for m in sent if m.target == actor and m.card.title == "张三 · 店长"]
-    assert [m.kind for m in done] == ["card"]
-    assert done[0].card.status.startswith(ACTION_LABELS[action])
+    # The answer to the command, and (issue 16) the step's task card closed where it went.
+    assert [m.kind for m in done if m.kind == "card"] == ["card"]
+    assert all(m.card.status.startswith(ACTION_LABELS[action]) for m in done)
+    assert [m for m in sent if m.kind == "card_update" and m.card.buttons
+            and not m.card.key.endswith("-submitted")] == []
 
 
 @pytest.mark.parametrize(("actor", "text", "title"), BAD_COMMANDS)

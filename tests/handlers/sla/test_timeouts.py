@@ -70,6 +70,13 @@ async def test_timeout_hands_the_task_to_the_next_one_up_with_a_fresh_deadline(
     move = (await events_of(demo, rid))[-1]
     assert (move.action, move.actor_id, move.data["from_assignee_id"]) == (
         "task.timeout", None, ids["E011"])
+    # Issue 16: 李HR's review card and reminder are closed with the same words.
+    closed = [m for m in sent if m.kind == "card_update"]
+    assert sorted(m.card.key.split("-", 1)[1] for m in closed) == [
+        "review_task", "review_task-r100"]  # the 50 % one fell in the night: never sent
+    assert all(m.target == "E011" and [b.label for b in m.card.buttons] == ["查看 #1"]
+               for m in closed)
+    sent = [m for m in sent if m.kind != "card_update"]
     told = only_card(sent, "已超时 · 系统已转交给 陈HR总监")
     assert [m.target for m in sent if m.card is told] == ["E011"]
     assert [m.target for m in sent if m.card.title == "推荐审核 · 张三 · 店长"] == ["E002"]
