@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests._support.sandbox import REFER, WAIT, Demo, running_sandbox
-from tests.test_sandbox_e2e import no_show_on
+from tests.e2e.test_sandbox_e2e import no_show_on
 
 
 @pytest.fixture(params=["dingtalk", "wecom"])
