@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from bot.pipeline.messenger import (
 )
 from cards.models import Card
 from storage.db import SessionFactory, session_scope
-from storage.models import SendLane
 from storage.repo.outbox import (
     claim_messages,
     hold_message,
@@ -31,13 +29,8 @@ from storage.repo.outbox import (
 # With the backoff below (2 s doubling, capped at 10 min) 16 attempts span about 85 minutes:
 # a platform outage of that long delays messages; only a longer one fails them (HR is told).
 MAX_ATTEMPTS = 16
-# Rows claimed at a time (one content to many people batches within a claim); sends of one
-# claim run side by side up to SEND_CONCURRENCY. While a claim is out, answers to taps
-# queued meanwhile are claimed on their own every REPLY_POLL seconds, so a bulk claim
-# waiting at a platform limit never holds them back.
+# Rows claimed at a time; one content to many people batches within a claim.
 CLAIM_SIZE = 100
-SEND_CONCURRENCY = 8
-REPLY_POLL = 0.1
 
 
 def backoff(attempt: int) -> timedelta:
@@ -88,17 +81,7 @@ class OutboxWorker:
             messages = await self._claim(limit)
             if not messages:
                 break
-            sending = asyncio.ensure_future(self._send_claimed(messages))
-            try:
-                while not sending.done():
-                    await asyncio.wait({sending}, timeout=REPLY_POLL)
-                    if not sending.done() and not self.stopping:
-                        replies = await self._claim(limit, SendLane.REPLY)
-                        sent += await self._send_claimed(replies)
-            except BaseException:
-                sending.cancel()  # a cancelled drain leaves no sends running behind it
-                raise
-            sent += sending.result()
+            sent += await self._send_claimed(messages)
         return sent
 
     async def _claim(self, limit: int, up_to_lane: int | None = None) -> list[OutboundMessage]:
@@ -126,25 +109,11 @@ class OutboxWorker:
         return messages
 
     async def _send_claimed(self, messages: list[OutboundMessage]) -> int:
-        """Send a claimed batch: each recipient's messages in order, recipients side by side.
-
-        A wait at one API's limit (task cards at 20 a second) then holds back only the
-        messages behind it for the same person, not an answer going out by another API.
-        """
-        chains: dict[str, list[list[OutboundMessage]]] = {}
+        """Send a claimed batch in its order; one content to many people goes as one batch."""
+        sent = 0
         for batch in batches_of(messages):
-            key = batch[0].target if len(batch) == 1 else f"batch:{batch[0].outbox_id}"
-            chains.setdefault(key, []).append(batch)
-        gate = asyncio.Semaphore(SEND_CONCURRENCY)
-
-        async def send_chain(chain: list[list[OutboundMessage]]) -> int:
-            sent = 0
-            for batch in chain:
-                async with gate:
-                    sent += await self._send_batch(batch)
-            return sent
-
-        return sum(await asyncio.gather(*(send_chain(chain) for chain in chains.values())))
+            sent += await self._send_batch(batch)
+        return sent
 
     async def _send_batch(self, batch: list[OutboundMessage]) -> int:
         if len(batch) == 1:

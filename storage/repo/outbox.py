@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -54,9 +54,8 @@ async def claim_messages(
     taken again. PostgreSQL skips rows another replica is claiming instead of waiting.
 
     Order: lane first (an answer to a tap before a reminder, a reminder before bulk), then
-    round-robin over recipients inside a lane, so a backlog of 1,000 cards to one person
-    does not hold back the first card to anyone else. ``up_to_lane`` claims only that lane
-    and the ones before it (answers to taps, while a bulk claim is still being sent).
+    queue order; within the claimed batch recipients take turns. ``up_to_lane`` claims only
+    that lane and the ones before it (answers to taps, while a bulk claim is still being sent).
     """
     due = (
         col(Outbox.status) == OutboxStatus.PENDING,
@@ -64,21 +63,15 @@ async def claim_messages(
         or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
         *((col(Outbox.lane) <= up_to_lane,) if up_to_lane is not None else ()),
     )
-    turn = func.row_number().over(
-        partition_by=(col(Outbox.lane), col(Outbox.target)), order_by=col(Outbox.id)
-    )
-    ranked_rows = (
-        sa_select(col(Outbox.id).label("id"), col(Outbox.lane).label("lane"), turn.label("turn"))
+    # Lanes in the claim itself; inside a claimed batch recipients take turns (below). A
+    # window function would give turns across the whole backlog, but PostgreSQL cannot
+    # combine one with FOR UPDATE SKIP LOCKED, and replicas must never wait on each other.
+    pick = (
+        select(Outbox.id)
         .where(*due)
-        .subquery()
-    )
-    first = (
-        sa_select(ranked_rows.c.id)
-        .order_by(ranked_rows.c.lane, ranked_rows.c.turn, ranked_rows.c.id)
+        .order_by(col(Outbox.lane), col(Outbox.id))
         .limit(limit)
     )
-    # Locking happens on a plain select: PostgreSQL refuses FOR UPDATE next to a window.
-    pick = select(Outbox.id).where(col(Outbox.id).in_(first.scalar_subquery()), *due)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     result = await session.exec(

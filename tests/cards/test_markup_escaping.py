@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import respx
 
-from bot.adapters.dingtalk.messenger import DingTalkMessenger
 from bot.adapters.dingtalk.messenger import card_markdown as dingtalk_markdown
 from bot.adapters.wecom.messenger import WeComMessenger
 from bot.adapters.wecom.messenger import card_markdown as wecom_markdown
@@ -48,18 +47,6 @@ def test_md_text_keeps_the_words() -> None:
     assert md_text("张三 zs_1@example.com 30%") == "张三 zs_1@example.com 30%"
     assert md_text("x](y)") == "x］（y）"
     assert md_text(None) == ""
-
-
-async def test_dingtalk_file_link_text_cannot_add_a_link(
-    dingtalk: tuple[DingTalkMessenger, respx.MockRouter],  # noqa: F811
-) -> None:
-    messenger, router = dingtalk
-    message = file_message("dingtalk", "dt_li", "DLCODE-1")
-    message = replace(message, card=CARD, file={**message.file, "filename": HOSTILE_FILE})
-    await messenger.deliver(message)
-    text = json.loads(body_of(router, "/v1.0/robot/oToMessages/batchSend")["msgParam"])["text"]
-    _assert_inert(text, links=1)  # the real download link, and only it
-    assert text.endswith(f"]({URL})") and EVIL + ")" not in text
 
 
 def test_both_platforms_markdown_of_hostile_fields() -> None:

@@ -49,7 +49,9 @@ async def test_each_demo_plays_to_its_end(demo: Demo, demo_id: str, platform: st
     referrer = texts(await demo.inbox("E020", platform))
     hr = texts(await demo.inbox("E011", platform))
     if demo_id == "r1":
-        assert "推荐还差一点" in referrer and "需要补充材料 · 张三" in referrer
+        # The 需补充 card is closed in place once answered: it was seen when its step ran.
+        assert "推荐还差一点" in referrer
+        assert any("需要补充材料 · 张三" in str(r["seen"]) for r in results)
         assert "印象城" in hr and "面试中" in results[-1]["seen"]
     elif demo_id == "r2":
         manager = texts(await demo.inbox("E021", platform))
