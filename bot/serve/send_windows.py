@@ -22,4 +22,6 @@ class DatabaseSendWindow:
 
     async def try_acquire(self, key: str, limits: Limits) -> float | None:
         async with session_scope(self.session_factory) as session:
-            return await take_send_slot(session=session, key=key, limits=limits, now=self.clock())
+            return await take_send_slot(
+                session=session, key=key, limits=limits, now=self.clock(), clock=self.clock
+            )

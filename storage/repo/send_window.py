@@ -10,7 +10,7 @@ run one after the other and never both take the last slot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select
@@ -25,7 +25,8 @@ Limits = Sequence[tuple[int, float]]
 
 
 async def take_send_slot(
-    *, session: AsyncSession, key: str, limits: Limits, now: datetime
+    *, session: AsyncSession, key: str, limits: Limits, now: datetime,
+    clock: Callable[[], datetime] | None = None,
 ) -> float | None:
     """Count one send for ``key`` if every ``(count, seconds)`` limit allows it.
 
@@ -43,6 +44,10 @@ async def take_send_slot(
             index_elements=["key"], set_={"touched_at": now}
         )
     )
+    if clock is not None:
+        # Read the time again once the key's lock is held: a replica that waited for the lock
+        # must count its send when it really happens, not when it started asking.
+        now = clock()
     await conn.execute(
         delete(SendStamp).where(
             col(SendStamp.key) == key, col(SendStamp.sent_at) <= now - timedelta(seconds=horizon)
