@@ -84,11 +84,10 @@ class OutboxWorker:
             sent += await self._send_claimed(messages)
         return sent
 
-    async def _claim(self, limit: int, up_to_lane: int | None = None) -> list[OutboundMessage]:
+    async def _claim(self, limit: int) -> list[OutboundMessage]:
         async with session_scope(self.session_factory) as session:
             rows = await claim_messages(
                 session=session, now=self.clock(), lease=self.lease, limit=limit,
-                up_to_lane=up_to_lane,
             )
         messages = []
         for row in rows:

@@ -47,21 +47,18 @@ async def enqueue_message(
 
 
 async def claim_messages(
-    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50,
-    up_to_lane: int | None = None,
+    *, session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50
 ) -> list[Outbox]:
     """Claim due rows in one statement; a claim that outlives its lease (a dead worker) can be
     taken again. PostgreSQL skips rows another replica is claiming instead of waiting.
 
     Order: lane first (an answer to a tap before a reminder, a reminder before bulk), then
-    queue order; within the claimed batch recipients take turns. ``up_to_lane`` claims only
-    that lane and the ones before it (answers to taps, while a bulk claim is still being sent).
+    queue order; within the claimed batch recipients take turns.
     """
     due = (
         col(Outbox.status) == OutboxStatus.PENDING,
         col(Outbox.next_attempt_at) <= now,
         or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now),
-        *((col(Outbox.lane) <= up_to_lane,) if up_to_lane is not None else ()),
     )
     # Lanes in the claim itself; inside a claimed batch recipients take turns (below). A
     # window function would give turns across the whole backlog, but PostgreSQL cannot
